@@ -1,0 +1,69 @@
+"""Apache Airflow provider for Runware image generation.
+
+Importing the package is cheap on purpose: DAG files import the operator at parse time, so nothing
+here may pull in HTTP clients, cloud SDKs or image libraries.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+PACKAGE_NAME = "airflow-provider-runware"
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Provider metadata read by Airflow's ProvidersManager through the ``apache_airflow_provider`` entry point."""
+    return {
+        "package-name": PACKAGE_NAME,
+        "name": "Runware",
+        "description": "Generate images with the Runware API (imageInference) from Airflow DAGs.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Runware",
+                "external-doc-url": "https://runware.ai/docs",
+                "tags": ["software"],
+            }
+        ],
+        "hooks": [
+            {"integration-name": "Runware", "python-modules": ["airflow_provider_runware.hooks.runware"]}
+        ],
+        "operators": [
+            {"integration-name": "Runware", "python-modules": ["airflow_provider_runware.operators.runware"]}
+        ],
+        "sensors": [
+            {"integration-name": "Runware", "python-modules": ["airflow_provider_runware.sensors.runware"]}
+        ],
+        "triggers": [
+            {"integration-name": "Runware", "python-modules": ["airflow_provider_runware.triggers.runware"]}
+        ],
+        "connection-types": [
+            {
+                "connection-type": "runware",
+                "hook-class-name": "airflow_provider_runware.hooks.runware.RunwareHook",
+                "hook-name": "Runware",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port", "login", "extra"],
+                    "relabeling": {"password": "API Key", "host": "Base URL"},
+                    "placeholders": {
+                        "host": "https://api.runware.ai/v1 (leave empty for the default)",
+                        "password": "Runware API key",
+                    },
+                },
+                "conn-fields": {
+                    "timeout": {
+                        "label": "Request timeout (seconds)",
+                        "description": "Read timeout for one HTTP request to Runware.",
+                        "schema": {"type": ["number", "null"], "minimum": 1, "default": 60},
+                    },
+                    "max_retries": {
+                        "label": "Max retries",
+                        "description": "Retries of one request on 429/5xx/timeouts/connection errors.",
+                        "schema": {"type": ["integer", "null"], "minimum": 0, "default": 5},
+                    },
+                },
+            }
+        ],
+    }

@@ -1,0 +1,180 @@
+"""Errors raised by the provider.
+
+Each error keeps what Runware said (code, message, parameter, taskUUID, documentation) plus the HTTP
+status and whether trying again can help. Errors that retrying cannot fix also derive from
+:class:`AirflowFailException`, so Airflow fails the task at once instead of spending its retries (and
+the user's money) on a bad key, an empty balance or an invalid prompt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+VALIDATION_PREFIXES = ("invalid", "missing", "unsupported")
+VALIDATION_CODES = frozenset({"unknownParameter", "valueTooLarge", "conflictTaskUUID"})
+AUTH_CODES = frozenset({"invalidApiKey", "missingApiKey"})
+PAYMENT_CODES = frozenset({"insufficientCredits", "quotaExceeded"})
+SAFETY_CODES = frozenset({"contentPolicyViolation", "nsfwContentDetected"})
+DEACTIVATED_CODES = frozenset({"modelDisabled", "modelDeactivated"})
+NOT_FOUND_CODES = frozenset(
+    {"modelNotFound", "unknownModel", "taskNotFound", "taskExpired", "taskFailedOrNotFound", "modelUnavailable"}
+)
+TRANSIENT_CODES = frozenset(
+    {
+        "rateLimitExceeded",
+        "providerRateLimitExceeded",
+        "timeoutProvider",
+        "webhookTimeout",
+        "internalServerError",
+        "serviceUnavailable",
+    }
+)
+GENERATION_CODES = frozenset({"inferenceError", "taskFailed", "uploadFailed"})
+TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+class RunwareError(AirflowException):
+    """Base of every provider error; carries Runware's error fields verbatim."""
+
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        parameter: str | Sequence[str] | None = None,
+        task_uuid: str | None = None,
+        documentation: str | None = None,
+        status_code: int | None = None,
+        retryable: bool | None = None,
+    ) -> None:
+        self.message = message
+        self.code = code
+        self.parameter = parameter
+        self.task_uuid = task_uuid
+        self.documentation = documentation
+        self.status_code = status_code
+        if retryable is not None:
+            self.retryable = retryable
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        details = [
+            f"{label}={value}"
+            for label, value in (
+                ("code", self.code),
+                ("parameter", self.parameter),
+                ("taskUUID", self.task_uuid),
+                ("http_status", self.status_code),
+                ("documentation", self.documentation),
+            )
+            if value not in (None, "", [])
+        ]
+        return f"{self.message} ({', '.join(details)})" if details else self.message
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form, for trigger events and logs."""
+        return {
+            "code": self.code,
+            "message": self.message,
+            "parameter": self.parameter,
+            "task_uuid": self.task_uuid,
+            "documentation": self.documentation,
+            "status_code": self.status_code,
+            "retryable": self.retryable,
+            "kind": type(self).__name__,
+        }
+
+
+class RunwareFatalError(RunwareError, AirflowFailException):
+    """Retrying cannot help: fail the Airflow task without using its retries."""
+
+
+class RunwareValidationError(RunwareFatalError):
+    """A request parameter breaks the model's rules (caught locally or reported by the API)."""
+
+
+class RunwareAuthenticationError(RunwareFatalError):
+    """The API key is missing, wrong, or not allowed to do this."""
+
+
+class RunwarePaymentError(RunwareFatalError):
+    """The account has no credits left or hit its quota."""
+
+
+class RunwareContentSafetyError(RunwareFatalError):
+    """The prompt or the output was refused by a content policy."""
+
+
+class RunwareNotFoundError(RunwareFatalError):
+    """The model or task is unknown to Runware (or has expired)."""
+
+
+class RunwareModelDeactivatedError(RunwareFatalError):
+    """Runware no longer serves the model; the message names the replacement when the catalog knows it."""
+
+
+class RunwareCostLimitError(RunwareFatalError):
+    """The catalog estimate exceeds the operator's ``max_cost_usd``; nothing was submitted."""
+
+
+class RunwareTransientError(RunwareError):
+    """Rate limit, capacity, 5xx, timeout or connection failure: worth retrying with backoff."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)
+
+
+class RunwareGenerationError(RunwareError):
+    """Runware accepted the task but the generation failed; an Airflow retry regenerates only these."""
+
+
+class RunwareTaskTimeoutError(RunwareError):
+    """Waiting for results ran out of time; the tasks may still finish server-side (and be billed)."""
+
+
+class RunwareUploadError(RunwareError):
+    """An image was reported done but its object is missing or empty in the storage target."""
+
+
+def error_class_for(code: str | None, status_code: int | None) -> type[RunwareError]:
+    """Pick the error class for an API answer: by the code first (a mixed batch's status says little)."""
+    code = code or ""
+    if code in AUTH_CODES:
+        return RunwareAuthenticationError
+    if code in PAYMENT_CODES:
+        return RunwarePaymentError
+    if code in SAFETY_CODES:
+        return RunwareContentSafetyError
+    if code in DEACTIVATED_CODES:
+        return RunwareModelDeactivatedError
+    if code in NOT_FOUND_CODES:
+        return RunwareNotFoundError
+    if code in TRANSIENT_CODES:
+        return RunwareTransientError
+    if code in GENERATION_CODES:
+        return RunwareGenerationError
+    if code in VALIDATION_CODES or code.startswith(VALIDATION_PREFIXES):
+        return RunwareValidationError
+    return _class_for_status(status_code)
+
+
+def _class_for_status(status_code: int | None) -> type[RunwareError]:
+    if status_code in (401, 403):
+        return RunwareAuthenticationError
+    if status_code == 402:
+        return RunwarePaymentError
+    if status_code == 404:
+        return RunwareNotFoundError
+    if status_code is not None and (status_code in TRANSIENT_STATUSES or status_code >= 500):
+        return RunwareTransientError
+    if status_code is not None and 400 <= status_code < 500:
+        return RunwareValidationError
+    return RunwareGenerationError

@@ -1,0 +1,243 @@
+"""Pydantic wire types for Runware's REST API.
+
+Python names are snake_case; Runware's camelCase names are aliases, so ``model_dump(by_alias=True)``
+is exactly what goes on the wire. Request types are strict (a bool is not an int, a float is not an
+int) because Runware's are; response types are lenient and keep unknown fields, because the API grows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from airflow_provider_runware.catalog import Violation, validate_image_inference
+from airflow_provider_runware.exceptions import (
+    RunwareError,
+    RunwareFatalError,
+    RunwareValidationError,
+    error_class_for,
+)
+
+TERMINAL_SUCCESS = "success"
+TERMINAL_ERROR = "error"
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+
+    def to_wire(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
+class SafetySettings(_Wire):
+    model_config = ConfigDict(populate_by_name=True, extra="allow", strict=True)
+
+    check_content: bool | None = Field(default=None, alias="checkContent")
+    mode: Literal["none", "fast"] | None = None
+
+
+class ImageInferenceRequest(_Wire):
+    """One ``imageInference`` task. Unknown extra parameters pass through untouched."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="allow", strict=True)
+
+    task_type: Literal["imageInference"] = Field(default="imageInference", alias="taskType")
+    task_uuid: str = Field(alias="taskUUID")
+    model: str
+    positive_prompt: str = Field(alias="positivePrompt")
+    width: int
+    height: int
+    output_type: Literal["URL", "base64Data", "dataURI"] | None = Field(default=None, alias="outputType")
+    output_format: str | None = Field(default=None, alias="outputFormat")
+    output_quality: int | None = Field(default=None, alias="outputQuality")
+    number_results: int | None = Field(default=None, alias="numberResults")
+    delivery_method: Literal["sync", "async"] | None = Field(default=None, alias="deliveryMethod")
+    webhook_url: str | None = Field(default=None, alias="webhookURL")
+    upload_endpoint: str | None = Field(default=None, alias="uploadEndpoint")
+    safety: SafetySettings | None = None
+    ttl: int | None = None
+    include_cost: bool | None = Field(default=None, alias="includeCost")
+
+    @classmethod
+    def from_wire(cls, task: Mapping[str, Any]) -> ImageInferenceRequest:
+        """Validate against the model catalog first, so errors name parameter, value and rule."""
+        raise_for_violations(validate_image_inference(task), task_uuid=task.get("taskUUID"))
+        try:
+            return cls.model_validate(dict(task))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            parameter = ".".join(str(part) for part in first["loc"])
+            raise RunwareValidationError(
+                f"{parameter}={first.get('input')!r} is invalid: {first['msg']}",
+                code="invalidParameter",
+                parameter=parameter,
+            ) from exc
+
+    @property
+    def expected_results(self) -> int:
+        return self.number_results or 1
+
+
+def raise_for_violations(violations: Sequence[Violation], task_uuid: str | None = None) -> None:
+    """Turn catalog violations into one error that lists them all (fixing one at a time is tedious)."""
+    if not violations:
+        return
+    first = violations[0]
+    message = "; ".join(v.message() for v in violations)
+    raise RunwareValidationError(
+        f"Invalid imageInference request: {message}",
+        code=first.code,
+        parameter=first.parameter if len(violations) == 1 else [v.parameter for v in violations],
+        task_uuid=task_uuid,
+    )
+
+
+class ImageResult(_Wire):
+    """One generated image, as ``imageInference`` or ``getResponse`` reports it."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+
+    task_type: str | None = Field(default=None, alias="taskType")
+    task_uuid: str = Field(alias="taskUUID")
+    image_uuid: str | None = Field(default=None, alias="imageUUID")
+    image_url: str | None = Field(default=None, alias="imageURL")
+    image_base64_data: str | None = Field(default=None, alias="imageBase64Data")
+    image_data_uri: str | None = Field(default=None, alias="imageDataURI")
+    seed: int | None = None
+    nsfw_content: bool | None = Field(default=None, alias="NSFWContent")
+    cost: float | None = None
+    status: str | None = None
+
+    @property
+    def is_image(self) -> bool:
+        return self.image_uuid is not None and (self.status in (None, TERMINAL_SUCCESS))
+
+
+class ApiErrorItem(_Wire):
+    """One entry of Runware's ``errors`` array; ``parameter`` is sometimes a list (cross-field rules)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+
+    code: str | None = None
+    message: str = "Runware reported an error"
+    parameter: str | list[str] | None = None
+    task_type: str | None = Field(default=None, alias="taskType")
+    task_uuid: str | None = Field(default=None, alias="taskUUID")
+    documentation: str | None = None
+    status: str | None = None
+    context: dict[str, Any] | None = None
+
+    def to_exception(self, status_code: int | None = None) -> RunwareError:
+        error_class = error_class_for(self.code, status_code)
+        return error_class(
+            self.message,
+            code=self.code,
+            parameter=self.parameter,
+            task_uuid=self.task_uuid,
+            documentation=self.documentation,
+            status_code=status_code,
+        )
+
+
+class ApiResponse(BaseModel):
+    """A parsed response body: ``data`` and ``errors`` may both be present (errors are per task)."""
+
+    data: list[dict[str, Any]] = Field(default_factory=list)
+    errors: list[ApiErrorItem] = Field(default_factory=list)
+    status_code: int = 200
+
+    @classmethod
+    def parse(cls, body: bytes | str, status_code: int) -> ApiResponse:
+        """Parse a body; raises ``ValueError`` for anything that is not a Runware envelope."""
+        payload = json.loads(body)
+        if not isinstance(payload, dict):
+            raise ValueError("response body is not a JSON object")
+        errors = payload.get("errors") or []
+        if "error" in payload and isinstance(payload["error"], dict):
+            errors = [*errors, payload["error"]]
+        data = payload.get("data") or []
+        if not isinstance(data, list) or not isinstance(errors, list):
+            raise ValueError("response 'data'/'errors' are not arrays")
+        return cls(data=data, errors=[ApiErrorItem.model_validate(e) for e in errors], status_code=status_code)
+
+    def items_of(self, task_type: str) -> list[dict[str, Any]]:
+        return [item for item in self.data if item.get("taskType") in (task_type, None)]
+
+
+class TaskProgress(BaseModel):
+    """Cumulative state of one submitted task across polls, de-duplicated by imageUUID."""
+
+    task_uuid: str
+    expected: int = 1
+    images: dict[str, ImageResult] = Field(default_factory=dict)
+    errors: list[ApiErrorItem] = Field(default_factory=list)
+
+    @property
+    def terminal_count(self) -> int:
+        return len(self.images) + len(self.errors)
+
+    @property
+    def done(self) -> bool:
+        """Every expected image is terminal, or an error ended the whole task.
+
+        Generation failures count one image each; errors retrying cannot fix (not found, validation,
+        auth, payment) end the task even when more images were expected.
+        """
+        return self.terminal_count >= self.expected or any(_ends_task(error) for error in self.errors)
+
+
+def _ends_task(error: ApiErrorItem) -> bool:
+    return issubclass(error_class_for(error.code, None), RunwareFatalError)
+
+
+class PollState(BaseModel):
+    """What is known about a set of task UUIDs; every poll is merged in as cumulative state."""
+
+    tasks: dict[str, TaskProgress] = Field(default_factory=dict)
+
+    @classmethod
+    def expecting(cls, expected: Mapping[str, int]) -> PollState:
+        return cls(tasks={uuid: TaskProgress(task_uuid=uuid, expected=n) for uuid, n in expected.items()})
+
+    def merge(self, response: ApiResponse) -> None:
+        for item in response.data:
+            self._merge_item(item)
+        for error in response.errors:
+            progress = self.tasks.get(error.task_uuid or "")
+            if progress is not None and error not in progress.errors:
+                progress.errors.append(error)
+
+    def _merge_item(self, item: Mapping[str, Any]) -> None:
+        progress = self.tasks.get(str(item.get("taskUUID", "")))
+        if progress is None:
+            return
+        status = item.get("status")
+        if status == TERMINAL_ERROR:
+            progress.errors.append(ApiErrorItem.model_validate(item))
+            return
+        result = ImageResult.model_validate(item)
+        if result.is_image and result.image_uuid:
+            progress.images.setdefault(result.image_uuid, result)
+
+    @property
+    def pending(self) -> list[str]:
+        return [uuid for uuid, progress in self.tasks.items() if not progress.done]
+
+    @property
+    def done(self) -> bool:
+        return not self.pending
+
+    def images(self) -> list[ImageResult]:
+        return [image for progress in self.tasks.values() for image in progress.images.values()]
+
+    def errors(self) -> list[ApiErrorItem]:
+        return [error for progress in self.tasks.values() for error in progress.errors]
+
+
+def results_from(items: Iterable[Mapping[str, Any]]) -> list[ImageResult]:
+    """Image results out of a sync response (acknowledgements without imageUUID are skipped)."""
+    results = [ImageResult.model_validate(item) for item in items]
+    return [result for result in results if result.is_image]
