@@ -14,7 +14,7 @@ PACKAGE_NAME = "airflow-provider-runware"
 
 
 def get_provider_info() -> dict[str, Any]:
-    """Provider metadata read by Airflow's ProvidersManager through the ``apache_airflow_provider`` entry point."""
+    """Provider metadata that ProvidersManager reads through the ``apache_airflow_provider`` entry point."""
     return {
         "package-name": PACKAGE_NAME,
         "name": "Runware",

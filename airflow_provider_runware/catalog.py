@@ -219,7 +219,9 @@ def _check_size(task: Mapping[str, Any], spec: ModelSpec) -> Iterable[Violation]
     has_width, has_height = "width" in task, "height" in task
     if not has_width or not has_height:
         missing = "height" if has_width else "width"
-        yield Violation(missing, None, "present: width and height are required together", _code("missing", missing))
+        yield Violation(
+            missing, None, "present: width and height are required together", _code("missing", missing)
+        )
         return
     width, height = task["width"], task["height"]
     for name, value in (("width", width), ("height", height)):
@@ -249,7 +251,9 @@ def validate_image_inference(task: Mapping[str, Any]) -> list[Violation]:
     """
     violations: list[Violation] = []
     if not _is_uuid_v4(task.get("taskUUID")):
-        violations.append(Violation("taskUUID", task.get("taskUUID"), "a lowercase UUID v4", "invalidTaskUUID"))
+        violations.append(
+            Violation("taskUUID", task.get("taskUUID"), "a lowercase UUID v4", "invalidTaskUUID")
+        )
     model = task.get("model")
     if not isinstance(model, str) or not AIR_ID_PATTERN.match(model):
         violations.append(

@@ -20,7 +20,14 @@ PAYMENT_CODES = frozenset({"insufficientCredits", "quotaExceeded"})
 SAFETY_CODES = frozenset({"contentPolicyViolation", "nsfwContentDetected"})
 DEACTIVATED_CODES = frozenset({"modelDisabled", "modelDeactivated"})
 NOT_FOUND_CODES = frozenset(
-    {"modelNotFound", "unknownModel", "taskNotFound", "taskExpired", "taskFailedOrNotFound", "modelUnavailable"}
+    {
+        "modelNotFound",
+        "unknownModel",
+        "taskNotFound",
+        "taskExpired",
+        "taskFailedOrNotFound",
+        "modelUnavailable",
+    }
 )
 TRANSIENT_CODES = frozenset(
     {
@@ -49,7 +56,7 @@ class RunwareError(AirflowException):
         parameter: str | Sequence[str] | None = None,
         task_uuid: str | None = None,
         documentation: str | None = None,
-        status_code: int | None = None,
+        http_status: int | None = None,
         retryable: bool | None = None,
     ) -> None:
         self.message = message
@@ -57,7 +64,7 @@ class RunwareError(AirflowException):
         self.parameter = parameter
         self.task_uuid = task_uuid
         self.documentation = documentation
-        self.status_code = status_code
+        self.http_status = http_status
         if retryable is not None:
             self.retryable = retryable
         super().__init__(self._render())
@@ -69,7 +76,7 @@ class RunwareError(AirflowException):
                 ("code", self.code),
                 ("parameter", self.parameter),
                 ("taskUUID", self.task_uuid),
-                ("http_status", self.status_code),
+                ("http_status", self.http_status),
                 ("documentation", self.documentation),
             )
             if value not in (None, "", [])
@@ -84,7 +91,7 @@ class RunwareError(AirflowException):
             "parameter": self.parameter,
             "task_uuid": self.task_uuid,
             "documentation": self.documentation,
-            "status_code": self.status_code,
+            "http_status": self.http_status,
             "retryable": self.retryable,
             "kind": type(self).__name__,
         }
@@ -144,7 +151,7 @@ class RunwareUploadError(RunwareError):
     """An image was reported done but its object is missing or empty in the storage target."""
 
 
-def error_class_for(code: str | None, status_code: int | None) -> type[RunwareError]:
+def error_class_for(code: str | None, http_status: int | None) -> type[RunwareError]:
     """Pick the error class for an API answer: by the code first (a mixed batch's status says little)."""
     code = code or ""
     if code in AUTH_CODES:
@@ -163,7 +170,7 @@ def error_class_for(code: str | None, status_code: int | None) -> type[RunwareEr
         return RunwareGenerationError
     if code in VALIDATION_CODES or code.startswith(VALIDATION_PREFIXES):
         return RunwareValidationError
-    return _class_for_status(status_code)
+    return _class_for_status(http_status)
 
 
 def _class_for_status(status_code: int | None) -> type[RunwareError]:
@@ -173,8 +180,13 @@ def _class_for_status(status_code: int | None) -> type[RunwareError]:
         return RunwarePaymentError
     if status_code == 404:
         return RunwareNotFoundError
-    if status_code is not None and (status_code in TRANSIENT_STATUSES or status_code >= 500):
+    if status_code is not None and is_transient_status(status_code):
         return RunwareTransientError
     if status_code is not None and 400 <= status_code < 500:
         return RunwareValidationError
     return RunwareGenerationError
+
+
+def is_transient_status(status_code: int) -> bool:
+    """Overload, gateway and server failures: Runware documents 429/503/504; other 5xx count too."""
+    return status_code in TRANSIENT_STATUSES or status_code >= 500

@@ -130,15 +130,15 @@ class ApiErrorItem(_Wire):
     status: str | None = None
     context: dict[str, Any] | None = None
 
-    def to_exception(self, status_code: int | None = None) -> RunwareError:
-        error_class = error_class_for(self.code, status_code)
+    def to_exception(self, http_status: int | None = None) -> RunwareError:
+        error_class = error_class_for(self.code, http_status)
         return error_class(
             self.message,
             code=self.code,
             parameter=self.parameter,
             task_uuid=self.task_uuid,
             documentation=self.documentation,
-            status_code=status_code,
+            http_status=http_status,
         )
 
 
@@ -161,7 +161,9 @@ class ApiResponse(BaseModel):
         data = payload.get("data") or []
         if not isinstance(data, list) or not isinstance(errors, list):
             raise ValueError("response 'data'/'errors' are not arrays")
-        return cls(data=data, errors=[ApiErrorItem.model_validate(e) for e in errors], status_code=status_code)
+        return cls(
+            data=data, errors=[ApiErrorItem.model_validate(e) for e in errors], status_code=status_code
+        )
 
     def items_of(self, task_type: str) -> list[dict[str, Any]]:
         return [item for item in self.data if item.get("taskType") in (task_type, None)]

@@ -1,0 +1,433 @@
+"""RunwareHook: the one place that speaks HTTP to Runware.
+
+Every request is a POST of a JSON array of tasks to one endpoint. The hook owns the connection, auth,
+timeouts and the retry policy; operators, sensors and triggers only orchestrate. The sync side serves
+workers, the async side serves the triggerer, and both build requests and read responses through the
+same two functions so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from airflow.sdk import BaseHook
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from tenacity import AsyncRetrying, Retrying
+
+from airflow_provider_runware import __version__
+from airflow_provider_runware.catalog import get_model_spec
+from airflow_provider_runware.exceptions import (
+    RunwareError,
+    RunwareTaskTimeoutError,
+    RunwareTransientError,
+    error_class_for,
+    is_transient_status,
+)
+from airflow_provider_runware.retry import poll_delays, retry_policy
+from airflow_provider_runware.schemas import (
+    ApiErrorItem,
+    ApiResponse,
+    ImageInferenceRequest,
+    ImageResult,
+    PollState,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+
+DEFAULT_BASE_URL = "https://api.runware.ai/v1"
+CONFLICT_CODE = "conflictTaskUUID"
+MAX_TASKS_PER_REQUEST = 100
+# Older Airflow UIs store custom connection fields under this prefix.
+LEGACY_FIELD_PREFIX = "extra__runware__"
+
+
+class ConnectionExtras(BaseModel):
+    """Typed view of the connection's extra; unknown keys are ignored, never turned into headers."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    timeout: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=5, ge=0, le=20)
+    max_retry_seconds: float = Field(default=300.0, gt=0)
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """Everything needed to talk to Runware, resolved once from the Airflow connection."""
+
+    base_url: str
+    api_key: str = field(repr=False)
+    timeout: float
+    max_retries: int
+    max_retry_seconds: float
+
+    @classmethod
+    def from_connection(cls, conn: Connection, extra: Mapping[str, Any]) -> ClientSettings:
+        if not conn.password:
+            raise RunwareError(
+                f"Connection {conn.conn_id!r} has no Runware API key: put it in the password field",
+                code="missingApiKey",
+            )
+        try:
+            extras = ConnectionExtras.model_validate(
+                {k.removeprefix(LEGACY_FIELD_PREFIX): v for k, v in extra.items() if v not in (None, "")}
+            )
+        except ValidationError as exc:
+            raise RunwareError(f"Connection {conn.conn_id!r} has invalid extras: {exc}") from exc
+        host = (conn.host or "").strip()
+        if host and "://" not in host:
+            host = f"https://{host}"
+        return cls(
+            base_url=host.rstrip("/") or DEFAULT_BASE_URL,
+            api_key=conn.password,
+            timeout=extras.timeout,
+            max_retries=extras.max_retries,
+            max_retry_seconds=extras.max_retry_seconds,
+        )
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self.api_key}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": f"airflow-provider-runware/{__version__}",
+        }
+
+    def httpx_timeout(self) -> httpx.Timeout:
+        return httpx.Timeout(self.timeout, connect=min(10.0, self.timeout))
+
+
+@dataclass
+class SubmitResult:
+    """Outcome of one submission: new tasks, tasks Runware already had, and per-task errors."""
+
+    accepted: list[str] = field(default_factory=list)
+    already_submitted: list[str] = field(default_factory=list)
+    errors: list[ApiErrorItem] = field(default_factory=list)
+    data: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def submitted(self) -> list[str]:
+        return [*self.accepted, *self.already_submitted]
+
+    def raise_for_errors(self) -> None:
+        if self.errors:
+            raise self.errors[0].to_exception()
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        try:
+            return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
+        except (TypeError, ValueError):
+            return None
+
+
+def read_response(status_code: int, headers: Mapping[str, str], body: bytes) -> ApiResponse:
+    """Turn an HTTP answer into an ApiResponse, or raise the typed error it stands for.
+
+    Account-wide failures (auth, payment, overload) raise; per-task errors in a 200/400 body are left
+    to the caller, because in a batch the other tasks may well have been accepted.
+    """
+    retry_after = _retry_after_seconds(headers.get("retry-after"))
+    try:
+        parsed: ApiResponse | None = ApiResponse.parse(body, status_code)
+    except ValueError:
+        parsed = None
+    first = parsed.errors[0] if parsed and parsed.errors else None
+    transient = is_transient_status(status_code)
+    if transient or (parsed is None and status_code < 400):
+        raise RunwareTransientError(
+            first.message if first else f"Runware answered HTTP {status_code} with an unreadable body",
+            code=first.code if first else None,
+            task_uuid=first.task_uuid if first else None,
+            documentation=first.documentation if first else None,
+            http_status=status_code,
+            retry_after=retry_after,
+        )
+    if parsed is None or (status_code >= 400 and first is None):
+        error_class = error_class_for(None, status_code)
+        raise error_class(
+            f"Runware answered HTTP {status_code} without error details", http_status=status_code
+        )
+    if status_code in (401, 402, 403) and first is not None:
+        raise first.to_exception(status_code)
+    return parsed
+
+
+def _transport_error(error: httpx.HTTPError) -> RunwareTransientError:
+    return RunwareTransientError(f"Could not reach Runware: {type(error).__name__}: {error}")
+
+
+def _task_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _get_response_tasks(task_uuids: Sequence[str]) -> list[dict[str, str]]:
+    return [{"taskType": "getResponse", "taskUUID": task_uuid} for task_uuid in task_uuids]
+
+
+def summarize_submission(response: ApiResponse) -> SubmitResult:
+    """Split an imageInference submission answer; a conflict means "already running: poll it"."""
+    result = SubmitResult(data=list(response.data))
+    result.accepted = [str(item["taskUUID"]) for item in response.data if item.get("taskUUID")]
+    for error in response.errors:
+        if error.code == CONFLICT_CODE and error.task_uuid:
+            result.already_submitted.append(error.task_uuid)
+        else:
+            result.errors.append(error)
+    return result
+
+
+class RunwareHook(BaseHook):
+    """Talk to Runware's REST API through an Airflow connection of type ``runware``.
+
+    :param runware_conn_id: Airflow connection with the API key in its password field and, optionally,
+        a full base URL in its host field (default ``https://api.runware.ai/v1``).
+    """
+
+    conn_name_attr = "runware_conn_id"
+    default_conn_name = "runware_default"
+    conn_type = "runware"
+    hook_name = "Runware"
+
+    def __init__(self, runware_conn_id: str = default_conn_name) -> None:
+        super().__init__()
+        self.runware_conn_id = runware_conn_id
+        self._async_settings: ClientSettings | None = None
+        self._async_client: httpx.AsyncClient | None = None
+
+    # ----- connection and clients -------------------------------------------------------------
+
+    @cached_property
+    def settings(self) -> ClientSettings:
+        """Sync resolution; never call from an event loop (use :meth:`aget_settings`)."""
+        conn = self.get_connection(self.runware_conn_id)
+        return ClientSettings.from_connection(conn, conn.extra_dejson)
+
+    async def aget_settings(self) -> ClientSettings:
+        """Resolve the connection without blocking the triggerer's event loop."""
+        if self._async_settings is None:
+            from airflow.providers.common.compat.connection import (
+                get_async_connection,
+                get_async_extra_dejson,
+            )
+
+            conn = await get_async_connection(self.runware_conn_id, hook=self)
+            extra = await get_async_extra_dejson(conn)
+            self._async_settings = ClientSettings.from_connection(conn, extra)
+        return self._async_settings
+
+    @cached_property
+    def client(self) -> httpx.Client:
+        return httpx.Client(headers=self.settings.headers(), timeout=self.settings.httpx_timeout())
+
+    async def aget_client(self) -> httpx.AsyncClient:
+        if self._async_client is None:
+            settings = await self.aget_settings()
+            self._async_client = httpx.AsyncClient(
+                headers=settings.headers(), timeout=settings.httpx_timeout()
+            )
+        return self._async_client
+
+    def close(self) -> None:
+        if "client" in self.__dict__:
+            self.client.close()
+            del self.__dict__["client"]
+
+    async def aclose(self) -> None:
+        if self._async_client is not None:
+            await self._async_client.aclose()
+            self._async_client = None
+
+    def get_conn(self) -> httpx.Client:
+        return self.client
+
+    # ----- raw transport ----------------------------------------------------------------------
+
+    def post(self, tasks: Sequence[Mapping[str, Any]]) -> ApiResponse:
+        """POST one array of tasks, retrying transient failures within the connection's bounds."""
+        settings = self.settings
+        policy = retry_policy(
+            max_retries=settings.max_retries,
+            max_retry_seconds=settings.max_retry_seconds,
+            warn=self.log.warning,
+        )
+        for attempt in Retrying(**policy):
+            with attempt:
+                try:
+                    response = self.client.post(settings.base_url, json=list(tasks))
+                except httpx.HTTPError as error:
+                    raise _transport_error(error) from error
+                return read_response(response.status_code, response.headers, response.content)
+        raise AssertionError("tenacity ended without a result")  # pragma: no cover - reraise=True
+
+    async def apost(self, tasks: Sequence[Mapping[str, Any]]) -> ApiResponse:
+        """Async twin of :meth:`post`, for the triggerer."""
+        settings = await self.aget_settings()
+        client = await self.aget_client()
+        policy = retry_policy(
+            max_retries=settings.max_retries,
+            max_retry_seconds=settings.max_retry_seconds,
+            warn=self.log.warning,
+        )
+        async for attempt in AsyncRetrying(**policy):
+            with attempt:
+                try:
+                    response = await client.post(settings.base_url, json=list(tasks))
+                except httpx.HTTPError as error:
+                    raise _transport_error(error) from error
+                return read_response(response.status_code, response.headers, response.content)
+        raise AssertionError("tenacity ended without a result")  # pragma: no cover - reraise=True
+
+    # ----- tasks ------------------------------------------------------------------------------
+
+    def submit(self, tasks: Sequence[Mapping[str, Any]]) -> SubmitResult:
+        """Submit tasks in as few POSTs as possible; reused taskUUIDs count as already submitted."""
+        result = SubmitResult()
+        for start in range(0, len(tasks), MAX_TASKS_PER_REQUEST):
+            part = summarize_submission(self.post(tasks[start : start + MAX_TASKS_PER_REQUEST]))
+            result.accepted += part.accepted
+            result.already_submitted += part.already_submitted
+            result.errors += part.errors
+            result.data += part.data
+        return result
+
+    def get_response(self, task_uuids: Sequence[str]) -> ApiResponse:
+        """Current state of many tasks, asked with one getResponse POST per batch of task UUIDs."""
+        merged = ApiResponse()
+        for part in _chunks(task_uuids, MAX_TASKS_PER_REQUEST):
+            response = self.post(_get_response_tasks(part))
+            merged.data += response.data
+            merged.errors += response.errors
+        return merged
+
+    async def aget_response(self, task_uuids: Sequence[str]) -> ApiResponse:
+        merged = ApiResponse()
+        for part in _chunks(task_uuids, MAX_TASKS_PER_REQUEST):
+            response = await self.apost(_get_response_tasks(part))
+            merged.data += response.data
+            merged.errors += response.errors
+        return merged
+
+    def poll(self, state: PollState) -> PollState:
+        """Ask once about every pending task and merge the answer into ``state``."""
+        if state.pending:
+            state.merge(self.get_response(state.pending))
+        return state
+
+    async def apoll(self, state: PollState) -> PollState:
+        if state.pending:
+            state.merge(await self.aget_response(state.pending))
+        return state
+
+    def wait_for_tasks(
+        self, expected: Mapping[str, int], *, timeout: float, poll_interval: float = 10.0
+    ) -> PollState:
+        """Poll until every task is terminal; raise :class:`RunwareTaskTimeoutError` naming the rest."""
+        state = PollState.expecting(expected)
+        deadline = time.monotonic() + timeout
+        delays = poll_delays(poll_interval)
+        while not self.poll(state).done:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise timeout_error(state.pending, timeout)
+            time.sleep(min(next(delays), remaining))
+        return state
+
+    def generate_images(
+        self,
+        request: ImageInferenceRequest | Mapping[str, Any],
+        *,
+        wait: bool = True,
+        timeout: float = 600.0,
+        poll_interval: float = 10.0,
+    ) -> list[ImageResult]:
+        """Validate, submit asynchronously and (by default) wait for every image.
+
+        Always async delivery: a sync request that outlives Runware's window would time out while the
+        task keeps running (and billing). Returns the images; with ``wait=False`` returns an empty list
+        once Runware has accepted the task (poll ``request.task_uuid`` later).
+        """
+        wire = request.to_wire() if isinstance(request, ImageInferenceRequest) else dict(request)
+        wire.setdefault("taskUUID", _task_uuid())
+        wire["deliveryMethod"] = "async"
+        validated = ImageInferenceRequest.from_wire(wire)
+        warning = get_model_spec(validated.model).lifecycle_warning()
+        if warning:
+            self.log.warning(warning)
+        submitted = self.submit([validated.to_wire()])
+        submitted.raise_for_errors()
+        if not wait:
+            return []
+        state = self.wait_for_tasks(
+            {validated.task_uuid: validated.expected_results}, timeout=timeout, poll_interval=poll_interval
+        )
+        raise_for_failed_images(state)
+        return state.images()
+
+    # ----- account ----------------------------------------------------------------------------
+
+    def get_account_details(self) -> dict[str, Any]:
+        """Organisation, balance and usage for the key (the ``accountManagement`` getDetails task)."""
+        task = {"taskType": "accountManagement", "taskUUID": _task_uuid(), "operation": "getDetails"}
+        response = self.post([task])
+        if response.errors:
+            raise response.errors[0].to_exception(response.status_code)
+        if not response.data:
+            raise RunwareError("Runware returned no account details")
+        return response.data[0]
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Prove the key works and show the balance, for the UI's Test button."""
+        try:
+            details = self.get_account_details()
+        except (RunwareError, ValueError) as error:
+            return False, str(error)
+        name = details.get("organizationName") or details.get("organizationUUID") or "your organization"
+        balance = details.get("balance")
+        shown = f"${balance:.2f}" if isinstance(balance, int | float) else "unknown"
+        return True, f"Connected to Runware as {name}; balance {shown}"
+
+
+def timeout_error(pending: Sequence[str], timeout: float) -> RunwareTaskTimeoutError:
+    return RunwareTaskTimeoutError(
+        f"Runware tasks not finished after {timeout:.0f}s: {', '.join(pending)}. They may still "
+        "complete (and be billed) server-side; a retry of this Airflow task polls them again "
+        "instead of paying twice."
+    )
+
+
+def raise_for_failed_images(state: PollState) -> None:
+    """Fail loudly with every failed task named; the first error's details lead."""
+    errors = state.errors()
+    if not errors:
+        return
+    first = errors[0].to_exception()
+    if len(errors) == 1:
+        raise first
+    failed = ", ".join(f"{e.task_uuid} ({e.code}: {e.message})" for e in errors)
+    raise type(first)(
+        f"{len(errors)} Runware tasks failed: {failed}",
+        code=first.code,
+        parameter=first.parameter,
+        task_uuid=first.task_uuid,
+        documentation=first.documentation,
+    )
