@@ -168,7 +168,7 @@ def _is_uuid_v4(value: Any) -> bool:
         parsed = uuid.UUID(value)
     except ValueError:
         return False
-    return parsed.version == 4 and str(parsed) == value.lower()
+    return parsed.version == 4 and str(parsed) == value
 
 
 def _check_int(task: Mapping[str, Any], name: str, bounds: IntRange) -> Iterable[Violation]:

@@ -8,7 +8,7 @@ the user's money) on a bad key, an empty balance or an invalid prompt.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
@@ -190,3 +190,24 @@ def _class_for_status(status_code: int | None) -> type[RunwareError]:
 def is_transient_status(status_code: int) -> bool:
     """Overload, gateway and server failures: Runware documents 429/503/504; other 5xx count too."""
     return status_code in TRANSIENT_STATUSES or status_code >= 500
+
+
+def error_from_dict(data: Mapping[str, Any], message: str | None = None) -> RunwareError:
+    """Rebuild an error that crossed a process boundary as :meth:`RunwareError.to_dict` output."""
+    error_classes = {cls.__name__: cls for cls in _all_subclasses(RunwareError)}
+    error_class = error_classes.get(str(data.get("kind")), RunwareGenerationError)
+    return error_class(
+        message or str(data.get("message") or "Runware reported an error"),
+        code=data.get("code"),
+        parameter=data.get("parameter"),
+        task_uuid=data.get("task_uuid"),
+        documentation=data.get("documentation"),
+        http_status=data.get("http_status"),
+    )
+
+
+def _all_subclasses(cls: type[RunwareError]) -> list[type[RunwareError]]:
+    found = []
+    for sub in cls.__subclasses__():
+        found += [sub, *_all_subclasses(sub)]
+    return found

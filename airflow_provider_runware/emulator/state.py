@@ -1,0 +1,158 @@
+"""Everything the emulator remembers, in memory: tasks, images, the request log, faults, the balance.
+
+All mutation happens on the event loop thread (only image encoding runs in worker threads and it
+touches no state), so no locks are needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from airflow_provider_runware.emulator.delivery import new_client
+from airflow_provider_runware.emulator.faults import FaultBook
+
+STARTING_BALANCE_USD = 100.0
+DEFAULT_TTL_SECONDS = 7 * 24 * 3600
+MAX_STORED_IMAGES = 2000
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Start-up options (the CLI flags); ``reset`` keeps them."""
+
+    api_key: str | None = None
+    latency: float = 0.0
+    generation_seconds: float = 0.3
+    default_ttl: int = DEFAULT_TTL_SECONDS
+    starting_balance: float = STARTING_BALANCE_USD
+    delivery_timeout: float = 30.0
+    sync_timeout_seconds: float = 1.0
+
+
+@dataclass
+class ImageRecord:
+    """One rendered file, served under ``/images/{image_uuid}.{extension}`` until it expires."""
+
+    image_uuid: str
+    data: bytes
+    media_type: str
+    extension: str
+    expires_at: float
+
+
+@dataclass
+class TaskRecord:
+    """One accepted imageInference task and every result or error it has produced so far."""
+
+    task_uuid: str
+    request: dict[str, Any]
+    expected: int
+    public_root: str
+    created_at: float
+    results: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    error_statuses: list[int] = field(default_factory=list)
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def delivery_method(self) -> str:
+        return str(self.request.get("deliveryMethod", "sync"))
+
+    @property
+    def done(self) -> bool:
+        return self.finished.is_set()
+
+    @property
+    def status(self) -> str:
+        if not self.done:
+            return "processing"
+        return "error" if self.errors and not self.results else "success"
+
+
+class EmulatorState:
+    """The emulator's memory; one instance per app."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.faults = FaultBook()
+        self.tasks: dict[str, TaskRecord] = {}
+        self.images: dict[str, ImageRecord] = {}
+        self.log: list[dict[str, Any]] = []
+        self.jobs: set[asyncio.Task[None]] = set()
+        self.clock_offset = 0.0
+        self.balance = settings.starting_balance
+        self.usage: dict[str, float] = {"tasks": 0, "imagesGenerated": 0, "totalCostUSD": 0.0}
+        self._http: httpx.AsyncClient | None = None
+        self.session_uuid = str(uuid.uuid4())
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The client for uploads and webhooks, made on first use inside the running loop."""
+        if self._http is None:
+            self._http = new_client(self.settings.delivery_timeout)
+        return self._http
+
+    async def close(self) -> None:
+        """Stop background jobs and release the delivery client (at server shutdown)."""
+        for job in list(self.jobs):
+            job.cancel()
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    def now(self) -> float:
+        """Wall-clock time plus the offset tests add through ``/_emulator/clock`` (to expire ttl)."""
+        return time.time() + self.clock_offset
+
+    def reset(self) -> None:
+        """Forget everything a test did; start-up settings stay."""
+        for job in list(self.jobs):
+            job.cancel()
+        self.jobs.clear()
+        self.faults.clear()
+        self.tasks.clear()
+        self.images.clear()
+        self.log.clear()
+        self.clock_offset = 0.0
+        self.balance = self.settings.starting_balance
+        self.usage = {"tasks": 0, "imagesGenerated": 0, "totalCostUSD": 0.0}
+
+    def record(self, kind: str, **entry: Any) -> dict[str, Any]:
+        """Append one entry to the request log (``/_emulator/requests``) and return it."""
+        logged = {"kind": kind, **entry, "at": time.time()}
+        self.log.append(logged)
+        return logged
+
+    def spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run a background job, keeping a strong reference so it is neither collected nor orphaned."""
+        job = asyncio.get_running_loop().create_task(coroutine)
+        self.jobs.add(job)
+        job.add_done_callback(self.jobs.discard)
+        return job
+
+    def charge(self, cost: float) -> None:
+        self.balance = round(self.balance - cost, 6)
+        self.usage["imagesGenerated"] += 1
+        self.usage["totalCostUSD"] = round(self.usage["totalCostUSD"] + cost, 6)
+
+    def store_image(self, image: ImageRecord) -> None:
+        self.images[image.image_uuid] = image
+        while len(self.images) > MAX_STORED_IMAGES:
+            del self.images[next(iter(self.images))]
+
+    def live_image(self, image_uuid: str) -> ImageRecord | None:
+        image = self.images.get(image_uuid)
+        if image is None or image.expires_at <= self.now():
+            return None
+        return image
+
+    def expire_images(self) -> None:
+        for image in self.images.values():
+            image.expires_at = float("-inf")

@@ -1,0 +1,136 @@
+"""RunwareTaskSensor: wait for Runware tasks submitted elsewhere (``wait_for_completion=False``).
+
+It fails as soon as Runware reports a failed generation, with the error's details, rather than
+waiting out its timeout; a failure is not something more waiting can fix.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import BaseSensorOperator, PokeReturnValue, conf
+
+from airflow_provider_runware.exceptions import RunwareValidationError
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_runware.schemas import PollState
+
+BULKY_FIELDS = ("imageBase64Data", "imageDataURI")
+
+
+def parse_task_uuids(value: Any) -> list[str]:
+    """Accept what users pass: a list (XComArg output), a JSON list or a comma-separated string."""
+    if isinstance(value, str):
+        text = value.strip()
+        items: Any = json.loads(text) if text.startswith("[") else [part for part in text.split(",")]
+    else:
+        items = value
+    if not isinstance(items, Sequence) or isinstance(items, str):
+        raise RunwareValidationError(f"task_uuids={value!r} is invalid: must be a list of taskUUIDs")
+    uuids = [str(item).strip() for item in items if str(item).strip()]
+    if not uuids:
+        raise RunwareValidationError(f"task_uuids={value!r} is invalid: must name at least one taskUUID")
+    return uuids
+
+
+def _results(state: PollState) -> list[dict[str, Any]]:
+    return [
+        {key: value for key, value in image.to_wire().items() if key not in BULKY_FIELDS}
+        for image in state.images()
+    ]
+
+
+class RunwareTaskSensor(BaseSensorOperator):
+    """Wait until Runware tasks are done; returns their images (as wire dicts without base64).
+
+    :param task_uuids: Task UUIDs to wait for (a list, e.g. ``submit.output``, or a string). Templated.
+    :param number_results: Images expected per task UUID.
+    :param runware_conn_id: Airflow connection of type ``runware``.
+    :param deferrable: Wait in the triggerer (poke once first).
+    :param poll_interval: Upper bound of the trigger's polling backoff, in seconds.
+    """
+
+    template_fields: Sequence[str] = ("task_uuids",)
+
+    def __init__(
+        self,
+        *,
+        task_uuids: Sequence[str] | str,
+        number_results: int = 1,
+        runware_conn_id: str = "runware_default",
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = 10.0,
+        **kwargs: Any,
+    ) -> None:
+        if deferrable:
+            kwargs.setdefault("poke_interval", poll_interval)
+        super().__init__(**kwargs)
+        self.task_uuids = task_uuids
+        self.number_results = number_results
+        self.runware_conn_id = runware_conn_id
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+
+    def _check(self) -> PollState:
+        from airflow_provider_runware.hooks.runware import RunwareHook, raise_for_failed_images
+        from airflow_provider_runware.schemas import PollState
+
+        uuids = parse_task_uuids(self.task_uuids)
+        state = PollState.expecting(dict.fromkeys(uuids, self.number_results))
+        RunwareHook(runware_conn_id=self.runware_conn_id).poll(state)
+        raise_for_failed_images(state)
+        return state
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        state = self._check()
+        if not state.done:
+            self.log.info("Waiting for Runware tasks: %s", ", ".join(state.pending))
+        return PokeReturnValue(is_done=state.done, xcom_value=_results(state) if state.done else None)
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        state = self._check()
+        if state.done:
+            return _results(state)
+        from airflow_provider_runware.triggers.runware import RunwareTaskTrigger
+
+        self.defer(
+            trigger=RunwareTaskTrigger(
+                task_uuids=state.pending,
+                end_time=time.time() + self.timeout,
+                number_results=self.number_results,
+                runware_conn_id=self.runware_conn_id,
+                poll_interval=self.poll_interval,
+            ),
+            method_name="execute_complete",
+            kwargs={"finished": _results(state)},
+            timeout=timedelta(seconds=self.timeout)
+            if self.execution_timeout is None
+            else self.execution_timeout,
+        )
+
+    def execute_complete(
+        self,
+        context: Context,
+        event: Mapping[str, Any] | None = None,
+        finished: list[dict[str, Any]] | None = None,
+    ) -> list[dict[str, Any]]:
+        from airflow_provider_runware.exceptions import error_from_dict
+        from airflow_provider_runware.hooks.runware import timeout_error
+        from airflow_provider_runware.triggers.runware import validate_event
+
+        event = validate_event(event)
+        if event["status"] == "timeout":
+            raise timeout_error(event.get("pending", []), self.timeout)
+        if event["status"] != "success":
+            errors = event.get("errors") or [{}]
+            details = "; ".join(f"{e.get('task_uuid')}: {e.get('code')}: {e.get('message')}" for e in errors)
+            raise error_from_dict(errors[0], message=f"{event.get('message')} ({details})")
+        return [*(finished or []), *event.get("results", [])]

@@ -1,0 +1,120 @@
+"""RunwareTaskTrigger: waits for Runware tasks in the triggerer, without holding a worker slot.
+
+All task UUIDs are asked about in one getResponse POST per poll, with backoff from about a second up
+to ``poll_interval``. The deadline is absolute wall-clock time, so a trigger re-created after a
+triggerer restart keeps the original deadline instead of starting a new one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_runware.exceptions import RunwareError
+
+EVENT_STATUSES = frozenset({"success", "partial", "error", "timeout"})
+# Output fields that can be megabytes; they must not travel through the trigger table or XCom.
+BULKY_FIELDS = ("imageBase64Data", "imageDataURI")
+
+
+def _lean(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in item.items() if key not in BULKY_FIELDS}
+
+
+class RunwareTaskTrigger(BaseTrigger):
+    """Poll getResponse for ``task_uuids`` until each has ``number_results`` terminal images.
+
+    Emits exactly one event: ``{"status": success|partial|error|timeout, "message", "results",
+    "errors", "pending", "task_uuids"}``. No secrets are held: only the connection id.
+    """
+
+    def __init__(
+        self,
+        task_uuids: list[str],
+        end_time: float,
+        number_results: int = 1,
+        runware_conn_id: str = "runware_default",
+        poll_interval: float = 10.0,
+    ) -> None:
+        super().__init__()
+        self.task_uuids = list(task_uuids)
+        self.end_time = float(end_time)
+        self.number_results = int(number_results)
+        self.runware_conn_id = runware_conn_id
+        self.poll_interval = float(poll_interval)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "task_uuids": self.task_uuids,
+                "end_time": self.end_time,
+                "number_results": self.number_results,
+                "runware_conn_id": self.runware_conn_id,
+                "poll_interval": self.poll_interval,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow_provider_runware.hooks.runware import RunwareHook
+        from airflow_provider_runware.retry import poll_delays
+        from airflow_provider_runware.schemas import PollState
+
+        hook = RunwareHook(runware_conn_id=self.runware_conn_id)
+        state = PollState.expecting(dict.fromkeys(self.task_uuids, self.number_results))
+        delays = poll_delays(self.poll_interval)
+        try:
+            while True:
+                await hook.apoll(state)
+                if state.done:
+                    yield TriggerEvent(self._event_for(state))
+                    return
+                remaining = self.end_time - time.time()
+                if remaining <= 0:
+                    yield TriggerEvent(self._event_for(state, timed_out=True))
+                    return
+                await asyncio.sleep(min(next(delays), remaining))
+        except RunwareError as error:
+            yield TriggerEvent(
+                {
+                    **self._event_for(state),
+                    "status": "error",
+                    "message": f"Polling Runware failed: {error}",
+                    "errors": [error.to_dict()],
+                }
+            )
+        finally:
+            await hook.aclose()
+
+    def _event_for(self, state: Any, timed_out: bool = False) -> dict[str, Any]:
+        results = [_lean(image.to_wire()) for image in state.images()]
+        errors = [error.to_exception().to_dict() for error in state.errors()]
+        pending = state.pending
+        if timed_out:
+            status = "timeout"
+            message = f"Timed out waiting for Runware tasks: {', '.join(pending)}"
+        elif errors:
+            status = "partial" if results else "error"
+            message = f"{len(errors)} of {len(results) + len(errors)} Runware images failed"
+        else:
+            status = "success"
+            message = f"{len(results)} Runware images finished"
+        return {
+            "status": status,
+            "message": message,
+            "results": results,
+            "errors": errors,
+            "pending": pending,
+            "task_uuids": self.task_uuids,
+        }
+
+
+def validate_event(event: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """An event crosses the triggerer/worker boundary: anything unexpected must fail loudly."""
+    if not isinstance(event, Mapping) or event.get("status") not in EVENT_STATUSES:
+        raise RunwareError(f"Unexpected event from RunwareTaskTrigger: {event!r}")
+    return event

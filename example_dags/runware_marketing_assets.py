@@ -1,0 +1,82 @@
+"""Every morning: one image per product and size for the campaign, stored in the team's bucket.
+
+Products come from ``data/products.json`` next to this file; each (product, size) pair becomes one
+mapped task instance, so a failed image retries alone and a retry never pays twice. The model and the
+output location are DAG params, so a user with a real key can pick a live model and a real bucket.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import DAG, Param, task
+
+from airflow_provider_runware.operators.runware import RunwareImageInferenceOperator
+
+PRODUCTS_FILE = Path(__file__).parent / "data" / "products.json"
+SIZES = [(512, 512), (256, 256)]
+
+with DAG(
+    dag_id="runware_marketing_assets",
+    schedule="0 6 * * *",
+    catchup=False,
+    tags=["runware", "example"],
+    params={
+        "model": Param("openai:2@2", type="string", description="Runware AIR model id"),
+        "output_location": Param(
+            os.environ.get("RUNWARE_DEMO_OUTPUT", "s3://runware-demo/campaigns/"),
+            type="string",
+            description="Where images are stored (s3://bucket/prefix/)",
+        ),
+        "storage_conn_id": Param(os.environ.get("RUNWARE_DEMO_STORAGE_CONN", "aws_default"), type="string"),
+    },
+    default_args={"retries": 1},
+) as dag:
+
+    @task
+    def campaign_requests() -> list[dict[str, Any]]:
+        """One request per product and size; prompts are plain data so marketing can edit the file."""
+        products = json.loads(PRODUCTS_FILE.read_text())
+        return [
+            {
+                "positive_prompt": f"Advertising photo of a {product['name']}, {product['style']}",
+                "width": width,
+                "height": height,
+            }
+            for product in products
+            for width, height in SIZES
+        ]
+
+    images = RunwareImageInferenceOperator.partial(
+        task_id="generate_images",
+        model="{{ params.model }}",
+        output_location="{{ params.output_location }}",
+        storage_conn_id="{{ params.storage_conn_id }}",
+        output_format="JPG",
+        deferrable=True,
+        poll_interval=2,
+        timeout=900,
+    ).expand_kwargs(campaign_requests())
+
+    @task
+    def write_manifest(
+        results: list[list[dict[str, Any]]], params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A manifest next to the images: what was generated, where it is, what it cost."""
+        from airflow_provider_runware.storage import parse_output_location
+
+        entries = [image for mapped in results for image in mapped]
+        manifest = {
+            "images": entries,
+            "count": len(entries),
+            "total_cost_usd": round(sum(image.get("cost") or 0.0 for image in entries), 6),
+        }
+        assert params is not None
+        location = parse_output_location(params["output_location"], params["storage_conn_id"])
+        uri = location.write_object("manifest.json", json.dumps(manifest, indent=2).encode())
+        return {"manifest_uri": uri, "count": manifest["count"], "total_cost_usd": manifest["total_cost_usd"]}
+
+    write_manifest(images.output)

@@ -1,0 +1,253 @@
+"""`make demo`: the campaign DAG end to end, on the bundled emulator and a local S3 server.
+
+Starts the Runware emulator and a moto S3 server on free loopback ports, points Airflow connections at
+them, runs ``airflow dags test runware_marketing_assets`` with a throwaway AIRFLOW_HOME, then copies
+the stored images into ``demo-output/`` with a manifest and a contact sheet. Every process it starts
+is stopped on the way out.
+
+With ``RUNWARE_API_KEY`` set it talks to the real Runware API instead. Runware's servers cannot reach
+a bucket on this machine, so images then go to ``RUNWARE_DEMO_OUTPUT`` (a real ``s3://`` location,
+credentials from the usual AWS environment) or, without it, the demo downloads the image URLs itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+OUTPUT = ROOT / "demo-output"
+WORK = ROOT / ".demo"
+DAG_ID = "runware_marketing_assets"
+BUCKET = "runware-demo"
+PREFIX = "campaigns/"
+PROGRESS = re.compile(r"(Runware|Image \d+/\d+|Deferring|Task instance|state=|ERROR|Traceback|Error:)")
+
+
+def log(message: str) -> None:
+    print(f"[demo] {message}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{what} exited early with code {process.returncode}; see {WORK}")
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.get(url, timeout=1.0)
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"{what} did not come up within {timeout:.0f}s")
+
+
+@contextlib.contextmanager
+def service(command: list[str], name: str, probe_url: str) -> Iterator[None]:
+    log_file = (WORK / f"{name}.log").open("wb")
+    process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_until_up(probe_url, process, name)
+        log(f"{name} is up ({probe_url})")
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log_file.close()
+
+
+def airflow_env(extra: dict[str, str]) -> dict[str, str]:
+    home = WORK / "airflow-home"
+    home.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "example_dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        **extra,
+    }
+    return env
+
+
+def run_dag(env: dict[str, str]) -> None:
+    airflow = [sys.executable, "-m", "airflow"]
+    log("Preparing a throwaway Airflow metadata database")
+    subprocess.run([*airflow, "db", "migrate"], env=env, check=True, capture_output=True)
+    log(f"Running `airflow dags test {DAG_ID}` (full log: {WORK / 'dags-test.log'})")
+    with (WORK / "dags-test.log").open("w") as full_log:
+        process = subprocess.Popen(
+            [*airflow, "dags", "test", DAG_ID],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert process.stdout is not None
+        for line in process.stdout:
+            full_log.write(line)
+            if PROGRESS.search(line):
+                print("   " + line.rstrip()[:220], flush=True)
+        if process.wait() != 0:
+            raise SystemExit(f"airflow dags test failed; see {WORK / 'dags-test.log'}")
+
+
+def manifest_from_xcom(env: dict[str, str]) -> dict[str, Any]:
+    """The generate task's results, read from the run's XCom (works whatever the storage)."""
+    database = Path(env["AIRFLOW_HOME"]) / "airflow.db"
+    with sqlite3.connect(database) as db:
+        rows = db.execute(
+            "SELECT value FROM xcom WHERE dag_id = ? AND task_id = 'generate_images' "
+            "AND key = 'return_value' ORDER BY map_index",
+            (DAG_ID,),
+        ).fetchall()
+    images = [image for (value,) in rows for image in json.loads(value)]
+    return {
+        "images": images,
+        "count": len(images),
+        "total_cost_usd": round(sum(i.get("cost") or 0 for i in images), 6),
+    }
+
+
+def download_from_s3(manifest: dict[str, Any], storage_conn_id: str) -> None:
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    hook = S3Hook(aws_conn_id=storage_conn_id)
+    for image in manifest["images"]:
+        bucket, key = image["storage_uri"].removeprefix("s3://").split("/", 1)
+        target = OUTPUT / "images" / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(hook.get_key(key, bucket_name=bucket).get()["Body"].read())
+        image["local_file"] = str(target.relative_to(OUTPUT))
+
+
+def download_urls(manifest: dict[str, Any]) -> None:
+    for image in manifest["images"]:
+        target = OUTPUT / "images" / f"{image['task_uuid']}.{image['format'].lower()}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(httpx.get(image["image_url"], timeout=60).raise_for_status().content)
+        image["local_file"] = str(target.relative_to(OUTPUT))
+
+
+def contact_sheet(manifest: dict[str, Any]) -> Path:
+    from PIL import Image, ImageDraw
+
+    thumbs = [Image.open(OUTPUT / image["local_file"]).convert("RGB") for image in manifest["images"]]
+    cell, columns = 256, 4
+    rows = max(1, (len(thumbs) + columns - 1) // columns)
+    sheet = Image.new("RGB", (columns * cell, rows * (cell + 24)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for position, (thumb, image) in enumerate(zip(thumbs, manifest["images"], strict=True)):
+        thumb.thumbnail((cell - 8, cell - 8))
+        x, y = (position % columns) * cell, (position // columns) * (cell + 24)
+        sheet.paste(thumb, (x + 4, y + 4))
+        draw.text(
+            (x + 4, y + cell),
+            f"{image['width']}x{image['height']} ${image.get('cost') or 0:.3f}",
+            fill="black",
+        )
+    path = OUTPUT / "contact-sheet.png"
+    sheet.save(path)
+    return path
+
+
+def emulator_request_counts(base_url: str) -> dict[str, int]:
+    entries = httpx.get(base_url.removesuffix("/v1") + "/_emulator/requests", timeout=10).json()
+    counts: dict[str, int] = {}
+    for entry in entries:
+        kind = entry.get("taskType") or entry.get("kind") or "other"
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
+def main() -> None:
+    started = time.monotonic()
+    shutil.rmtree(OUTPUT, ignore_errors=True)
+    shutil.rmtree(WORK, ignore_errors=True)
+    OUTPUT.mkdir()
+    WORK.mkdir()
+    real_key = os.environ.get("RUNWARE_API_KEY")
+    with contextlib.ExitStack() as stack:
+        env_extra: dict[str, str] = {}
+        emulator_url = ""
+        if real_key:
+            log("RUNWARE_API_KEY is set: using the real Runware API (this costs money)")
+            env_extra["AIRFLOW_CONN_RUNWARE_DEFAULT"] = json.dumps(
+                {"conn_type": "runware", "password": real_key}
+            )
+            env_extra["RUNWARE_DEMO_OUTPUT"] = os.environ.get("RUNWARE_DEMO_OUTPUT", "")
+        else:
+            port = free_port()
+            emulator_url = f"http://127.0.0.1:{port}/v1"
+            command = [sys.executable, "-m", "airflow_provider_runware.emulator", "--host", "127.0.0.1"]
+            stack.enter_context(
+                service(
+                    [*command, "--port", str(port)],
+                    "runware-emulator",
+                    emulator_url.removesuffix("/v1") + "/_emulator/faults",
+                )
+            )
+            env_extra["AIRFLOW_CONN_RUNWARE_DEFAULT"] = json.dumps(
+                {"conn_type": "runware", "password": "demo-key", "host": emulator_url}
+            )
+            s3_port = free_port()
+            s3_url = f"http://127.0.0.1:{s3_port}"
+            moto = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(s3_port)]
+            stack.enter_context(service(moto, "moto-s3", s3_url))
+            env_extra["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
+                {
+                    "conn_type": "aws",
+                    "login": "demo",
+                    "password": "demo-secret",
+                    "extra": {"endpoint_url": s3_url, "region_name": "us-east-1"},
+                }
+            )
+            env_extra["RUNWARE_DEMO_OUTPUT"] = f"s3://{BUCKET}/{PREFIX}"
+            httpx.put(f"{s3_url}/{BUCKET}", timeout=10).raise_for_status()
+            log(f"Created bucket s3://{BUCKET} on the local S3 server")
+        env = airflow_env(env_extra)
+        os.environ.update({k: v for k, v in env.items() if k.startswith("AIRFLOW")})
+        run_dag(env)
+        manifest = manifest_from_xcom(env)
+        if env_extra.get("RUNWARE_DEMO_OUTPUT"):
+            download_from_s3(manifest, "aws_default")
+        else:
+            download_urls(manifest)
+        (OUTPUT / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        sheet = contact_sheet(manifest)
+        counts = emulator_request_counts(emulator_url) if emulator_url else {}
+    elapsed = time.monotonic() - started
+    log("Done.")
+    print(f"  images:        {manifest['count']} (in {OUTPUT / 'images'})")
+    print(f"  total cost:    ${manifest['total_cost_usd']:.4f}")
+    print(f"  manifest:      {OUTPUT / 'manifest.json'}")
+    print(f"  contact sheet: {sheet}")
+    if counts:
+        per_image = counts.get("imageInference", 0) / max(manifest["count"], 1)
+        print(f"  emulator requests: {counts} ({per_image:.2f} imageInference tasks per image)")
+    print(f"  wall time:     {elapsed:.1f}s")
+
+
+if __name__ == "__main__":
+    main()

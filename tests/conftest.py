@@ -1,0 +1,47 @@
+"""Shared fixtures. The Runware emulator runs once per session as a real subprocess on loopback.
+
+Airflow reads its configuration when first imported, so the throwaway AIRFLOW_HOME and the settings
+every test relies on are put in place here, before any test module imports Airflow.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from emulator_handle import EMULATOR_API_KEY, EmulatorHandle, running_emulator
+
+_REPO = Path(__file__).resolve().parent.parent
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="runware-airflow-home-"))
+# dag.test() runs only DAGs found in the configured dags folder: link the examples and the test DAGs in.
+_DAGS_FOLDER = _AIRFLOW_HOME / "dags"
+_DAGS_FOLDER.mkdir()
+for _source in [*(_REPO / "example_dags").iterdir(), *(_REPO / "tests" / "dags").glob("*.py")]:
+    if not _source.name.startswith(("_", ".")):
+        (_DAGS_FOLDER / _source.name).symlink_to(_source)
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_AIRFLOW_HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(_DAGS_FOLDER),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
+        "AIRFLOW__CORE__FERNET_KEY": "n1O-SuTTvN3xIYVUKlJuCn3D_mvI8tUZYUYzD0ekBfg=",
+    }
+)
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[EmulatorHandle]:
+    """The emulator process (key ``test-runware-key``), started on first use, stopped at session end."""
+    with running_emulator(EMULATOR_API_KEY) as handle:
+        yield handle
+
+
+@pytest.fixture
+def runware(emulator: EmulatorHandle) -> EmulatorHandle:
+    """The emulator, reset to a clean state (no tasks, log, faults; balance 100) for this test."""
+    emulator.reset()
+    return emulator

@@ -1,0 +1,193 @@
+"""The operator and sensor through real Airflow machinery (dag.test) against the emulator and moto.
+
+The emulator's request log is the ground truth for "never pay twice": every imageInference task it
+received is a potential charge.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import pytest
+from airflow_runs import DagOutcome, migrate_database, run_dag
+from emulator_handle import EmulatorHandle
+
+SCENARIOS = "runware_scenarios.py"
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    migrate_database()
+
+
+@pytest.fixture
+def airflow(airflow_db: None, runware: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> EmulatorHandle:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_RUNWARE_DEFAULT",
+        json.dumps({"conn_type": "runware", "password": runware.api_key, "host": runware.base_url}),
+    )
+    return runware
+
+
+def submissions(runware: EmulatorHandle) -> Counter[str]:
+    """imageInference submissions per taskUUID (a count above 1 is a resubmission)."""
+    return Counter(entry["taskUUID"] for entry in runware.tasks_of_type("imageInference"))
+
+
+def generations(runware: EmulatorHandle) -> int:
+    return len(runware.requests("generation"))
+
+
+def only_result(outcome: DagOutcome, task_id: str = "generate") -> list[dict[str, Any]]:
+    (value,) = outcome.xcom(task_id)
+    assert isinstance(value, list)
+    return value
+
+
+@pytest.mark.parametrize("mode", ["deferrable", "blocking"])
+def test_generates_and_returns_small_xcom(airflow: EmulatorHandle, mode: str) -> None:
+    outcome = run_dag(SCENARIOS, f"runware_basic_{mode}")
+    assert outcome.state == "success"
+    images = only_result(outcome)
+    assert [image["index"] for image in images] == [0, 1]
+    for image in images:
+        assert image["image_url"].startswith("http://127.0.0.1")
+        assert image["cost"] == 0.016
+        assert image["width"] == image["height"] == 256
+        assert image["positive_prompt"] == "a ceramic mug"
+    assert len(json.dumps(images)) < 2000
+    assert set(submissions(airflow).values()) == {1}
+    assert outcome.xcom("generate", key="runware_task_uuids") == [[image["task_uuid"] for image in images]]
+
+
+@pytest.mark.parametrize("mode", ["deferrable", "blocking"])
+def test_crash_after_submit_never_pays_twice(airflow: EmulatorHandle, mode: str) -> None:
+    outcome = run_dag(SCENARIOS, f"runware_crash_after_submit_{mode}")
+    assert outcome.state == "success"
+    assert outcome.tasks["generate"] == ("success", 2)
+    counts = submissions(airflow)
+    assert len(counts) == 2
+    assert set(counts.values()) == {1}, f"an image was submitted twice: {counts}"
+    assert generations(airflow) == 2
+    assert len(only_result(outcome)) == 2
+
+
+def test_crash_between_storing_uuids_and_post_submits_once(airflow: EmulatorHandle) -> None:
+    outcome = run_dag(SCENARIOS, "runware_crash_before_post")
+    assert outcome.state == "success"
+    assert outcome.tasks["generate"] == ("success", 2)
+    assert list(submissions(airflow).values()) == [1]
+
+
+def test_crash_while_waiting_reconnects_through_resumable_job_mixin(airflow: EmulatorHandle) -> None:
+    outcome = run_dag(SCENARIOS, "runware_crash_while_waiting")
+    assert outcome.state == "success"
+    assert outcome.tasks["generate"] == ("success", 2)
+    assert list(submissions(airflow).values()) == [1]
+    assert generations(airflow) == 1
+
+
+@pytest.mark.parametrize("mode", ["deferrable", "blocking"])
+def test_retry_regenerates_only_the_failed_image(airflow: EmulatorHandle, mode: str) -> None:
+    airflow.fault(kind="fail_generation", count=1, code="inferenceError", message="GPU on fire")
+    outcome = run_dag(SCENARIOS, f"runware_partial_then_retry_{mode}")
+    assert outcome.state == "success"
+    assert outcome.tasks["generate"] == ("success", 2)
+    counts = submissions(airflow)
+    assert len(counts) == 4, "3 images + 1 regeneration under a new taskUUID"
+    assert set(counts.values()) == {1}
+    images = only_result(outcome)
+    assert sorted(image["index"] for image in images) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("mode", ["deferrable", "blocking"])
+def test_failed_generation_fails_with_runwares_details(
+    airflow: EmulatorHandle, mode: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    airflow.fault(kind="fail_generation", count=1, code="inferenceError", message="GPU on fire")
+    outcome = run_dag(SCENARIOS, f"runware_generation_fails_{mode}")
+    assert outcome.state == "failed"
+    (task_uuid,) = submissions(airflow)
+    output = capfd.readouterr()
+    text = output.out + output.err
+    assert "RunwareGenerationError" in text
+    assert "inferenceError" in text
+    assert "GPU on fire" in text
+    assert task_uuid in text
+
+
+@pytest.mark.parametrize("mode", ["deferrable", "blocking"])
+def test_timeout_fails_clearly_naming_the_tasks(
+    airflow: EmulatorHandle, mode: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    airflow.fault(kind="queue_delay", seconds=30)
+    outcome = run_dag(SCENARIOS, f"runware_times_out_{mode}")
+    assert outcome.state == "failed"
+    (task_uuid,) = submissions(airflow)
+    output = capfd.readouterr()
+    assert "RunwareTaskTimeoutError" in output.out + output.err
+    assert task_uuid in output.out + output.err
+
+
+def test_bad_rendered_value_fails_before_any_http(
+    airflow: EmulatorHandle, capfd: pytest.CaptureFixture[str]
+) -> None:
+    outcome = run_dag(SCENARIOS, "runware_bad_rendered_value")
+    assert outcome.state == "failed"
+    assert outcome.tasks["generate"][1] == 1
+    assert airflow.requests() == []
+    output = capfd.readouterr()
+    assert "width='500x500' is invalid" in output.out + output.err
+
+
+def test_cost_guard_refuses_before_submitting(
+    airflow: EmulatorHandle, capfd: pytest.CaptureFixture[str]
+) -> None:
+    outcome = run_dag(SCENARIOS, "runware_cost_guard")
+    assert outcome.state == "failed"
+    assert airflow.tasks_of_type("imageInference") == []
+    output = capfd.readouterr()
+    assert "exceeds max_cost_usd" in output.out + output.err
+
+
+def test_base64_outputs_land_in_s3_not_in_xcom(
+    airflow: EmulatorHandle, s3_bucket: str, aws_conn: str, s3_client: Any
+) -> None:
+    outcome = run_dag(
+        SCENARIOS,
+        "runware_to_s3",
+        conf={"output_location": f"s3://{s3_bucket}/renders/", "storage_conn_id": aws_conn},
+    )
+    assert outcome.state == "success"
+    images = only_result(outcome)
+    keys = sorted(obj["Key"] for obj in s3_client.list_objects_v2(Bucket=s3_bucket)["Contents"])
+    assert [image["storage_uri"] for image in images] == [f"s3://{s3_bucket}/{key}" for key in keys]
+    for image in images:
+        assert image["bytes"] > 0
+        assert "image_url" not in image
+    xcom_text = json.dumps(images)
+    assert "X-Amz-Signature" not in xcom_text
+    assert len(xcom_text) < 3000
+    uploads = airflow.requests("upload")
+    assert len(uploads) == 2
+    assert all("?" not in entry.get("target", "") for entry in uploads)
+
+
+@pytest.mark.parametrize("mode", ["poke", "reschedule", "deferrable"])
+def test_sensor_waits_for_submitted_tasks(airflow: EmulatorHandle, mode: str) -> None:
+    airflow.fault(kind="queue_delay", seconds=1)
+    outcome = run_dag(SCENARIOS, f"runware_sensor_{mode}")
+    assert outcome.state == "success", outcome.tasks
+    (uuids,) = outcome.xcom("submit")
+    (images,) = outcome.xcom("wait")
+    assert {image["taskUUID"] for image in images} == set(uuids)
+    assert len(images) == 2
+
+
+def test_sensor_fails_fast_on_failed_generation(airflow: EmulatorHandle) -> None:
+    airflow.fault(kind="fail_generation", count=1, code="inferenceError", message="nope")
+    outcome = run_dag(SCENARIOS, "runware_sensor_deferrable")
+    assert outcome.state == "failed"
+    assert outcome.tasks["wait"][0] == "failed"

@@ -1,0 +1,248 @@
+"""S3 output locations against a real moto server, uploading the way Runware does: one bare PUT of bytes.
+
+moto accepts any signature, so the SigV4 signature is checked here by an independent stdlib
+implementation of the query-string signing rules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qs, parse_qsl, quote, urlsplit
+
+import httpx
+import pytest
+
+from airflow_provider_runware.exceptions import RunwareUploadError, RunwareValidationError
+from airflow_provider_runware.storage import (
+    S3OutputLocation,
+    UploadTarget,
+    parse_output_location,
+)
+
+pytestmark = pytest.mark.integration
+
+OBJECT = "campaign/2026-11-25/img_0_ab12cd34.jpg"
+IMAGE = bytes(range(256)) * 64
+SECRET_KEY = "testing"
+
+
+def s3_target(bucket: str, conn_id: str, object_name: str = OBJECT, minutes: int = 15) -> UploadTarget:
+    location = parse_output_location(f"s3://{bucket}/out/", conn_id)
+    return location.target_for(object_name, timedelta(minutes=minutes))
+
+
+def query(url: str) -> dict[str, str]:
+    return {name: values[0] for name, values in parse_qs(urlsplit(url).query).items()}
+
+
+def runware_put(url: str, content: bytes) -> httpx.Response:
+    """What Runware does with an uploadEndpoint: a PUT of the raw bytes, no headers of ours."""
+    return httpx.put(url, content=content, timeout=10.0, trust_env=False)
+
+
+def sigv4_query_signature_ok(url: str, method: str, secret_key: str) -> bool:
+    """Recompute an S3 presigned URL's SigV4 query signature (host header only, unsigned payload)."""
+    parts = urlsplit(url)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    params = dict(pairs)
+    canonical_query = "&".join(
+        f"{quote(name, safe='-_.~')}={quote(value, safe='-_.~')}"
+        for name, value in sorted(pairs)
+        if name != "X-Amz-Signature"
+    )
+    canonical_request = "\n".join(
+        [method, parts.path, canonical_query, f"host:{parts.netloc}\n", "host", "UNSIGNED-PAYLOAD"]
+    )
+    scope = params["X-Amz-Credential"].split("/", 1)[1]
+    string_to_sign = "\n".join(
+        [
+            "AWS4-HMAC-SHA256",
+            params["X-Amz-Date"],
+            scope,
+            hashlib.sha256(canonical_request.encode()).hexdigest(),
+        ]
+    )
+    key = f"AWS4{secret_key}".encode()
+    for part in scope.split("/"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, params["X-Amz-Signature"])
+
+
+def test_presigned_url_is_sigv4_signing_only_host_with_requested_expiry(
+    s3_bucket: str, aws_conn: str
+) -> None:
+    target = s3_target(s3_bucket, aws_conn, minutes=25)
+
+    params = query(target.upload_url)
+    assert params["X-Amz-Algorithm"] == "AWS4-HMAC-SHA256"
+    assert params["X-Amz-SignedHeaders"] == "host"
+    assert params["X-Amz-Expires"] == "1500"
+    assert "ContentType" not in target.upload_url
+    assert "content-type" not in target.upload_url.lower()
+    assert sigv4_query_signature_ok(target.upload_url, "PUT", SECRET_KEY)
+    # The checker itself must notice a different method or key.
+    assert not sigv4_query_signature_ok(target.upload_url, "GET", SECRET_KEY)
+    assert not sigv4_query_signature_ok(target.upload_url, "PUT", "other-secret")
+
+
+def test_sigv4_even_when_the_connection_asks_for_sigv2(
+    s3_bucket: str, aws_conn: str, moto_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connection = {
+        "conn_type": "aws",
+        "login": SECRET_KEY,
+        "password": SECRET_KEY,
+        "extra": {
+            "endpoint_url": moto_server.endpoint_url,
+            "region_name": "us-east-1",
+            "config_kwargs": {"signature_version": "s3", "s3": {"addressing_style": "path"}},
+        },
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_RUNWARE_SIGV2", json.dumps(connection))
+
+    target = s3_target(s3_bucket, "aws_runware_sigv2")
+
+    assert query(target.upload_url)["X-Amz-Algorithm"] == "AWS4-HMAC-SHA256"
+    assert urlsplit(target.upload_url).path.startswith(f"/{s3_bucket}/")
+    assert runware_put(target.upload_url, IMAGE).status_code == 200
+
+
+def test_bare_put_lands_identical_bytes_and_verify_returns_size(
+    s3_bucket: str, aws_conn: str, s3_client: Any
+) -> None:
+    target = s3_target(s3_bucket, aws_conn)
+
+    response = runware_put(target.upload_url, IMAGE)
+
+    assert response.status_code == 200
+    stored = s3_client.get_object(Bucket=s3_bucket, Key=f"out/{OBJECT}")["Body"].read()
+    assert stored == IMAGE
+    assert target.uri == f"s3://{s3_bucket}/out/{OBJECT}"
+    location = parse_output_location(f"s3://{s3_bucket}/out/", aws_conn)
+    assert location.verify(target) == len(IMAGE)
+
+
+def test_verify_of_missing_object_names_uri_not_signature(s3_bucket: str, aws_conn: str) -> None:
+    location = parse_output_location(f"s3://{s3_bucket}/out/", aws_conn)
+    target = location.target_for("never/uploaded.png", timedelta(minutes=5))
+
+    with pytest.raises(RunwareUploadError) as raised:
+        location.verify(target)
+
+    message = str(raised.value)
+    assert f"s3://{s3_bucket}/out/never/uploaded.png" in message
+    assert query(target.upload_url)["X-Amz-Signature"] not in message
+    assert "X-Amz" not in message
+
+
+def test_verify_of_empty_object_fails(s3_bucket: str, aws_conn: str) -> None:
+    location = parse_output_location(f"s3://{s3_bucket}/out/", aws_conn)
+    target = location.target_for("empty.png", timedelta(minutes=5))
+    assert runware_put(target.upload_url, b"").status_code == 200
+
+    with pytest.raises(RunwareUploadError, match="0 bytes") as raised:
+        location.verify(target)
+    assert target.uri in str(raised.value)
+
+
+def test_target_repr_and_str_hide_the_signature(s3_bucket: str, aws_conn: str) -> None:
+    target = s3_target(s3_bucket, aws_conn)
+    signature = query(target.upload_url)["X-Amz-Signature"]
+
+    for shown in (repr(target), str(target), f"{target}", repr([target])):
+        assert signature not in shown
+        assert "X-Amz" not in shown
+    assert str(target) == target.uri
+
+
+def test_presigned_url_and_signature_are_registered_with_the_masker(s3_bucket: str, aws_conn: str) -> None:
+    from airflow.providers.common.compat.sdk import redact
+
+    target = s3_target(s3_bucket, aws_conn, object_name="masked.png")
+    signature = query(target.upload_url)["X-Amz-Signature"]
+
+    assert signature not in str(redact(f"url={target.upload_url}"))
+    assert signature not in str(redact(f"sig={signature}"))
+    assert "unregistered-value-12345" in str(redact("unregistered-value-12345"))
+
+
+@pytest.mark.parametrize(
+    ("prefix", "expected_key_prefix"),
+    [
+        ("out/", "out/"),
+        ("out", "out/"),
+        ("a/b/c/", "a/b/c/"),
+        ("a/b/c", "a/b/c/"),
+        ("", ""),
+    ],
+)
+def test_object_names_join_under_the_prefix(
+    s3_bucket: str, aws_conn: str, s3_client: Any, prefix: str, expected_key_prefix: str
+) -> None:
+    location = parse_output_location(f"s3://{s3_bucket}/{prefix}", aws_conn)
+    target = location.target_for("x/img.png", timedelta(minutes=5))
+
+    assert target.uri == f"s3://{s3_bucket}/{expected_key_prefix}x/img.png"
+    assert location.uri_for("x/img.png") == target.uri
+    assert runware_put(target.upload_url, b"png").status_code == 200
+    keys = [item["Key"] for item in s3_client.list_objects_v2(Bucket=s3_bucket)["Contents"]]
+    assert keys == [f"{expected_key_prefix}x/img.png"]
+
+
+def test_validate_accepts_a_good_location(s3_bucket: str, aws_conn: str) -> None:
+    location = parse_output_location(f"s3://{s3_bucket}/out/", aws_conn)
+    assert isinstance(location, S3OutputLocation)
+    location.validate()
+
+
+def test_validate_refuses_a_missing_bucket_name(aws_conn: str) -> None:
+    location = parse_output_location("s3:///x", aws_conn)
+
+    with pytest.raises(RunwareValidationError, match="no bucket name") as raised:
+        location.validate()
+    assert raised.value.parameter == "output_location"
+    assert "s3:///x" in str(raised.value)
+
+
+def test_validate_refuses_a_connection_that_does_not_exist(s3_bucket: str) -> None:
+    location = parse_output_location(f"s3://{s3_bucket}/out/", "aws_no_such_connection")
+
+    with pytest.raises(RunwareValidationError, match="does not exist") as raised:
+        location.validate()
+    assert raised.value.parameter == "storage_conn_id"
+    assert "aws_no_such_connection" in str(raised.value)
+
+
+def test_validate_refuses_a_bucket_that_does_not_exist(aws_conn: str) -> None:
+    location = parse_output_location("s3://runware-test-no-such-bucket/out/", aws_conn)
+
+    with pytest.raises(RunwareValidationError, match="does not exist") as raised:
+        location.validate()
+    assert raised.value.parameter == "output_location"
+    assert "runware-test-no-such-bucket" in str(raised.value)
+
+
+def test_verify_works_from_a_target_rebuilt_without_the_url(s3_bucket: str, aws_conn: str) -> None:
+    """A deferred task resumes on a fresh instance and must not have stored the presigned URL."""
+    target = s3_target(s3_bucket, aws_conn)
+    assert runware_put(target.upload_url, IMAGE).status_code == 200
+
+    fresh = parse_output_location(f"s3://{s3_bucket}/out/", aws_conn)
+    assert fresh.verify(UploadTarget(uri=target.uri, upload_url="")) == len(IMAGE)
+
+
+def test_expiry_of_seven_days_is_the_limit(s3_bucket: str, aws_conn: str) -> None:
+    location = parse_output_location(f"s3://{s3_bucket}/out/", aws_conn)
+
+    week = location.target_for("week.png", timedelta(days=7))
+    assert query(week.upload_url)["X-Amz-Expires"] == str(7 * 24 * 3600)
+    with pytest.raises(RunwareValidationError, match="exceeds the maximum") as raised:
+        location.target_for("longer.png", timedelta(days=7, seconds=1))
+    assert raised.value.parameter == "expires_in"
+    with pytest.raises(RunwareValidationError, match="at least 1 second"):
+        location.target_for("dead.png", timedelta(0))

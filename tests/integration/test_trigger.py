@@ -1,0 +1,154 @@
+"""RunwareTaskTrigger driven by asyncio against the emulator, as the triggerer would run it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from typing import Any
+
+import pytest
+from emulator_handle import EmulatorHandle
+
+from airflow_provider_runware.triggers.runware import RunwareTaskTrigger, validate_event
+
+
+@pytest.fixture(autouse=True)
+def connection(runware: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_RUNWARE_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "runware",
+                "password": runware.api_key,
+                "host": runware.base_url,
+                "extra": {"max_retries": 2},
+            }
+        ),
+    )
+
+
+def submit(runware: EmulatorHandle, count: int = 1, **overrides: Any) -> list[str]:
+    uuids = [str(uuid.uuid4()) for _ in range(count)]
+    tasks = [
+        {
+            "taskType": "imageInference",
+            "taskUUID": task_uuid,
+            "model": "openai:2@2",
+            "positivePrompt": "a lamp",
+            "width": 256,
+            "height": 256,
+            "deliveryMethod": "async",
+            "includeCost": True,
+            **overrides,
+        }
+        for task_uuid in uuids
+    ]
+    assert runware.post(tasks).status_code == 200
+    return uuids
+
+
+def run_to_first_event(trigger: RunwareTaskTrigger) -> dict[str, Any]:
+    async def first() -> dict[str, Any]:
+        events = [event async for event in trigger.run()]
+        assert len(events) == 1, "a trigger must emit exactly one event"
+        return dict(events[0].payload)
+
+    return asyncio.run(first())
+
+
+def test_serialize_round_trip_recreates_an_equal_trigger() -> None:
+    trigger = RunwareTaskTrigger(task_uuids=["a", "b"], end_time=123.5, number_results=2, poll_interval=3)
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "airflow_provider_runware.triggers.runware.RunwareTaskTrigger"
+    again = RunwareTaskTrigger(**kwargs)
+    assert again.serialize() == (classpath, kwargs)
+    assert json.loads(json.dumps(kwargs)) == kwargs
+    assert not any("key" in name.lower() or "secret" in name.lower() for name in kwargs)
+
+
+def test_success_event_carries_lean_results(runware: EmulatorHandle) -> None:
+    uuids = submit(runware, count=3, outputType="base64Data")
+    event = run_to_first_event(
+        RunwareTaskTrigger(task_uuids=uuids, end_time=time.time() + 30, poll_interval=0.3)
+    )
+    assert validate_event(event)["status"] == "success"
+    assert {r["taskUUID"] for r in event["results"]} == set(uuids)
+    assert all("imageBase64Data" not in r for r in event["results"])
+    assert event["errors"] == []
+    polls = runware.tasks_of_type("getResponse")
+    assert {p["taskUUID"] for p in polls} == set(uuids)
+
+
+def test_partial_and_error_events_keep_details(runware: EmulatorHandle) -> None:
+    runware.fault(kind="fail_generation", count=1, code="inferenceError", message="melted")
+    uuids = submit(runware, count=2)
+    event = run_to_first_event(
+        RunwareTaskTrigger(task_uuids=uuids, end_time=time.time() + 30, poll_interval=0.3)
+    )
+    assert event["status"] == "partial"
+    (error,) = event["errors"]
+    assert error["code"] == "inferenceError"
+    assert error["message"] == "melted"
+    assert error["task_uuid"] in uuids
+
+
+def test_timeout_event_names_pending_tasks(runware: EmulatorHandle) -> None:
+    runware.fault(kind="queue_delay", seconds=30)
+    uuids = submit(runware)
+    event = run_to_first_event(
+        RunwareTaskTrigger(task_uuids=uuids, end_time=time.time() + 1, poll_interval=0.3)
+    )
+    assert event["status"] == "timeout"
+    assert event["pending"] == uuids
+
+
+def test_unknown_task_is_an_error_not_a_hang(runware: EmulatorHandle) -> None:
+    missing = str(uuid.uuid4())
+    event = run_to_first_event(
+        RunwareTaskTrigger(task_uuids=[missing], end_time=time.time() + 30, poll_interval=0.3)
+    )
+    assert event["status"] == "error"
+    assert event["errors"][0]["task_uuid"] == missing
+
+
+def test_a_recreated_trigger_keeps_the_original_deadline(runware: EmulatorHandle) -> None:
+    runware.fault(kind="queue_delay", seconds=30)
+    uuids = submit(runware)
+    original = RunwareTaskTrigger(task_uuids=uuids, end_time=time.time() + 1, poll_interval=0.3)
+    _, kwargs = original.serialize()
+    time.sleep(1.1)
+    started = time.monotonic()
+    event = run_to_first_event(RunwareTaskTrigger(**kwargs))
+    assert event["status"] == "timeout"
+    assert time.monotonic() - started < 5
+
+
+def test_auth_failure_becomes_an_error_event(
+    runware: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_RUNWARE_DEFAULT",
+        json.dumps({"conn_type": "runware", "password": "nope-nope", "host": runware.base_url}),
+    )
+    event = run_to_first_event(
+        RunwareTaskTrigger(task_uuids=[str(uuid.uuid4())], end_time=time.time() + 30, poll_interval=0.3)
+    )
+    assert event["status"] == "error"
+    assert event["errors"][0]["code"] == "invalidApiKey"
+    assert "nope-nope" not in json.dumps(event)
+
+
+def test_still_running_trigger_does_not_emit(runware: EmulatorHandle) -> None:
+    runware.fault(kind="queue_delay", seconds=30)
+    uuids = submit(runware)
+
+    async def check() -> None:
+        trigger = RunwareTaskTrigger(task_uuids=uuids, end_time=time.time() + 60, poll_interval=0.3)
+        task = asyncio.ensure_future(trigger.run().__anext__())
+        await asyncio.sleep(1.0)
+        assert not task.done()
+        task.cancel()
+
+    asyncio.run(check())

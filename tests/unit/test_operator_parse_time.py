@@ -1,0 +1,80 @@
+"""What happens when a DAG file is parsed: cheap imports, early and clear validation."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from airflow_provider_runware.exceptions import RunwareValidationError
+from airflow_provider_runware.operators.runware import RunwareImageInferenceOperator
+
+HEAVY_MODULES = [
+    "airflow_provider_runware.hooks.runware",
+    "airflow_provider_runware.schemas",
+    "airflow_provider_runware.storage",
+    "boto3",
+    "botocore",
+    "google.cloud.storage",
+    "azure.storage.blob",
+    "PIL",
+    "uvicorn",
+]
+
+
+def test_importing_operator_and_sensor_stays_cheap() -> None:
+    code = (
+        "import sys, json\n"
+        "import airflow_provider_runware.operators.runware, airflow_provider_runware.sensors.runware\n"
+        f"print(json.dumps([m for m in {HEAVY_MODULES!r} if m in sys.modules]))\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(completed.stdout.strip().splitlines()[-1]) == []
+
+
+def make(**overrides: object) -> RunwareImageInferenceOperator:
+    arguments: dict[str, object] = {
+        "task_id": "generate",
+        "positive_prompt": "a mug",
+        "model": "openai:2@2",
+        "width": 512,
+        "height": 512,
+    }
+    return RunwareImageInferenceOperator(**{**arguments, **overrides})
+
+
+def test_bad_literal_size_fails_when_the_dag_is_parsed() -> None:
+    with pytest.raises(RunwareValidationError) as caught:
+        make(width=500, height=500)
+    assert caught.value.parameter == "width"
+    assert "500x500" in str(caught.value)
+    assert "256x256, 512x512, 1024x1024" in str(caught.value)
+
+
+def test_templated_values_are_judged_later() -> None:
+    operator = make(
+        width="{{ params.width }}", positive_prompt="{{ params.prompt }}", model="{{ params.model }}"
+    )
+    assert operator.width == "{{ params.width }}"
+
+
+def test_base64_output_without_a_location_is_refused() -> None:
+    with pytest.raises(RunwareValidationError, match="XCom"):
+        make(output_type="base64Data")
+
+
+def test_extra_params_cannot_override_managed_parameters() -> None:
+    with pytest.raises(RunwareValidationError, match=r"extra_params\.uploadEndpoint"):
+        make(extra_params={"uploadEndpoint": "https://example.com/x"})
+    assert make(extra_params={"steps": 30}).extra_params == {"steps": 30}
+
+
+def test_number_of_results_follows_the_model_page() -> None:
+    with pytest.raises(RunwareValidationError, match="numberResults=21"):
+        make(number_results=21)
+
+
+def test_deferrable_defaults_to_airflow_config() -> None:
+    assert make().deferrable is False
