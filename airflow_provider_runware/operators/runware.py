@@ -585,6 +585,7 @@ class RunwareImageInferenceOperator(ResumableJobMixin, BaseOperator):
         for entry in ledger.with_status(SUCCESS):
             target = UploadTarget(uri=location.uri_for(self._object_name(entry)), upload_url="")
             try:
+                location.finalize(target)
                 size = location.verify(target)
             except RunwareUploadError as error:
                 entry.status, entry.error = FAILED, error.to_dict() | {"task_uuid": entry.task_uuid}

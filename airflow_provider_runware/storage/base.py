@@ -1,0 +1,216 @@
+"""What every output location shares: the upload target, the interface, and URL secret handling."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import ClassVar
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+from airflow_provider_runware.exceptions import RunwareUploadError, RunwareValidationError
+
+log = logging.getLogger(__name__)
+
+OBJECT_NAME_PLACEHOLDER = "{object_name}"
+# S3 keys, GCS object names and Azure blob names are all capped at 1024 bytes.
+MAX_OBJECT_KEY_BYTES = 1024
+"""Put this in an ``https://`` output_location to give every image its own URL."""
+
+LOOPBACK_NAMES = frozenset({"localhost"})
+# Query parameters of signed URLs whose values are credentials (compared case-insensitively).
+SECRET_QUERY_PARAMS = frozenset(
+    {
+        "x-amz-signature",
+        "x-amz-credential",
+        "x-amz-security-token",
+        "x-goog-signature",
+        "x-goog-credential",
+        "sig",
+        "signature",
+    }
+)
+SUPPORTED_FORMS = "s3://bucket/prefix/, https://host/path (optionally containing {object_name})"
+PLANNED_SCHEMES = frozenset({"gs", "wasbs", "wasb", "abfs", "abfss"})
+
+
+@dataclass(frozen=True)
+class UploadTarget:
+    """One image's destination: a loggable ``uri`` plus the secret URL Runware PUTs to.
+
+    ``upload_url`` is excluded from ``repr``/``str`` so that logging a target, or an exception that
+    embeds one, cannot leak the signature. Only ``uri`` may go to logs or XCom.
+    """
+
+    uri: str
+    upload_url: str = field(repr=False)
+
+    def __str__(self) -> str:
+        return self.uri
+
+
+WRITE_URL_LIFETIME = timedelta(minutes=15)
+
+
+class OutputLocation(ABC):
+    """A place that can hand out presigned PUT targets and later confirm what landed there."""
+
+    scheme: ClassVar[str]
+    max_expiry: ClassVar[timedelta | None] = None
+    """Longest presigned-URL lifetime the store accepts (``None``: not ours to choose)."""
+
+    @classmethod
+    @abstractmethod
+    def from_uri(cls, output_location: str, storage_conn_id: str | None) -> OutputLocation:
+        """Build from an ``output_location`` whose scheme already matched; no I/O."""
+
+    @property
+    @abstractmethod
+    def display_uri(self) -> str:
+        """The location without any secret part, for log lines and error messages."""
+
+    @property
+    def supports_many(self) -> bool:
+        """Whether distinct object names get distinct URLs (so several images can share the location)."""
+        return True
+
+    @abstractmethod
+    def validate(self) -> None:
+        """Cheap checks before any Runware call, so a bad location fails before money is spent."""
+
+    @abstractmethod
+    def uri_for(self, object_name: str) -> str:
+        """The loggable ``uri`` that :meth:`target_for` would give ``object_name``; no presigning, no I/O."""
+
+    @abstractmethod
+    def target_for(self, object_name: str, expires_in: timedelta) -> UploadTarget:
+        """A PUT target for ``object_name`` (joined under the location's prefix), valid ``expires_in``."""
+
+    def finalize(self, target: UploadTarget) -> None:
+        """Complete an upload after Runware reports the image done (a no-op for most stores).
+
+        Exists for stores where one plain PUT cannot create the object by itself (Azure Blob: the PUT
+        stages a block, and the block list must then be committed). Called before :meth:`verify`.
+        """
+        return None
+
+    @abstractmethod
+    def verify(self, target: UploadTarget) -> int:
+        """Size in bytes of the uploaded object; raise :class:`RunwareUploadError` if missing or empty.
+
+        ``-1`` means the store offers no way to check. Only ``target.uri`` is read, so a resumed
+        (deferred) task can rebuild the target as ``UploadTarget(uri, upload_url="")`` without ever
+        storing the secret URL.
+        """
+
+    def write_object(self, object_name: str, data: bytes) -> str:
+        """Store a small companion object (e.g. a manifest) beside the images, the way Runware does:
+        one plain PUT of raw bytes to a presigned URL. Returns the object's loggable uri."""
+        import httpx
+
+        target = self.target_for(object_name, WRITE_URL_LIFETIME)
+        try:
+            response = httpx.put(target.upload_url, content=data, timeout=60.0)
+        except httpx.HTTPError as err:
+            raise RunwareUploadError(f"Could not write {target.uri}: {type(err).__name__}") from err
+        if not response.is_success:
+            raise RunwareUploadError(f"Could not write {target.uri}: HTTP {response.status_code}")
+        return target.uri
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.display_uri!r})"
+
+
+# -- helpers shared by the location types --------------------------------------------------------
+
+
+def register_secret_url(url: str) -> None:
+    """Register a presigned URL and its credential parts with Airflow's masker (defence in depth).
+
+    The masker replaces whole registered strings, so the signature is registered on its own too: a log
+    line that shows it URL-decoded or cut out of the URL is then still masked. Outside a task (or on
+    an Airflow without the helper) this is a no-op, never an error.
+    """
+    try:
+        from airflow.providers.common.compat.sdk import mask_secret
+    except ImportError:  # pragma: no cover - the compat provider is a hard dependency
+        return
+    for secret in (url, *_secret_query_values(url)):
+        try:
+            mask_secret(secret)
+        except Exception as err:  # the masker must never break an upload
+            log.debug("Could not register a URL secret with the masker: %s", type(err).__name__)
+
+
+def _secret_query_values(url: str) -> list[str]:
+    parts = urlsplit(url)
+    values = [value for name, value in parse_qsl(parts.query) if name.lower() in SECRET_QUERY_PARAMS]
+    if parts.password:
+        values.append(parts.password)
+    return [value for value in values if value]
+
+
+def strip_secrets(url: str) -> str:
+    """The URL without query, fragment or password: what may be logged or returned through XCom.
+
+    A user name stays (``wasbs://container@account...`` names the container that way).
+    """
+    parts = urlsplit(url)
+    userinfo, at, host = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    netloc = f"{user}{at}{host}" if user else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` or a loopback IP; any other name could resolve anywhere, so it does not count."""
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def normalize_prefix(prefix: str) -> str:
+    """``"a/b"``, ``"/a/b/"`` and ``"a/b/"`` all mean the folder ``a/b/``; ``""`` means the bucket root."""
+    prefix = prefix.lstrip("/")
+    return prefix if not prefix or prefix.endswith("/") else f"{prefix}/"
+
+
+def check_object_name(object_name: str) -> None:
+    if not object_name or object_name.startswith("/"):
+        raise RunwareValidationError(
+            f"object name {object_name!r} must be a non-empty relative path like 'campaign/img_0.jpg'",
+            parameter="object_name",
+        )
+
+
+def join_key(prefix: str, object_name: str) -> str:
+    check_object_name(object_name)
+    key = f"{prefix}{object_name}"
+    if len(key.encode()) > MAX_OBJECT_KEY_BYTES:
+        raise RunwareValidationError(
+            f"object key {key!r} is longer than the stores' limit of {MAX_OBJECT_KEY_BYTES} bytes",
+            parameter="object_name",
+        )
+    return key
+
+
+def expiry_seconds(expires_in: timedelta, max_expiry: timedelta | None, where: str) -> int:
+    """Whole seconds of validity; refuse what the store would reject (or a URL that is already dead)."""
+    seconds = int(expires_in.total_seconds())
+    if seconds < 1:
+        raise RunwareValidationError(
+            f"expires_in {expires_in} for {where}: presigned URLs must be valid for at least 1 second",
+            parameter="expires_in",
+        )
+    if max_expiry is not None and expires_in > max_expiry:
+        raise RunwareValidationError(
+            f"expires_in {expires_in} for {where} exceeds the maximum of {max_expiry} for presigned URLs "
+            "of this store; shorten the operator's timeout or split the work",
+            parameter="expires_in",
+        )
+    return seconds

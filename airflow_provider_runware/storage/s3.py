@@ -1,0 +1,247 @@
+"""``s3://`` output locations through the amazon provider's S3Hook."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_runware.exceptions import RunwareUploadError, RunwareValidationError
+from airflow_provider_runware.storage.base import (
+    OutputLocation,
+    UploadTarget,
+    expiry_seconds,
+    join_key,
+    normalize_prefix,
+    register_secret_url,
+)
+
+if TYPE_CHECKING:
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+log = logging.getLogger(__name__)
+
+DEFAULT_AWS_CONN_ID = "aws_default"
+S3_MAX_EXPIRY = timedelta(days=7)
+# Today's rule is 3-63 lowercase characters; older us-east-1 buckets may be longer, with capitals and "_".
+S3_BUCKET_PATTERN = re.compile(r"[A-Za-z0-9._-]{3,255}")
+
+
+class S3OutputLocation(OutputLocation):
+    """``s3://bucket/prefix/`` through the amazon provider's :class:`S3Hook`.
+
+    URLs are always SigV4 (boto3 otherwise presigns SigV2, which newer regions reject) and sign only the
+    ``host`` header: a signed Content-Type would have to be sent back identically by Runware, and we do
+    not control its headers.
+    """
+
+    scheme = "s3"
+    max_expiry = S3_MAX_EXPIRY
+
+    def __init__(self, bucket: str, prefix: str, aws_conn_id: str | None = None) -> None:
+        self.bucket = bucket
+        self.prefix = normalize_prefix(prefix)
+        self.conn_id_given = aws_conn_id is not None
+        self.aws_conn_id = aws_conn_id or DEFAULT_AWS_CONN_ID
+
+    @classmethod
+    def from_uri(cls, output_location: str, storage_conn_id: str | None) -> S3OutputLocation:
+        # Split by hand: urlsplit would treat "?" and "#" (legal in S3 keys) as URL syntax.
+        bucket, _, prefix = output_location.split("://", 1)[1].partition("/")
+        return cls(bucket=bucket, prefix=prefix, aws_conn_id=storage_conn_id)
+
+    @property
+    def display_uri(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    @cached_property
+    def hook(self) -> S3Hook:
+        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+        return S3Hook(aws_conn_id=self.aws_conn_id)
+
+    # -- validate ---------------------------------------------------------------------------------
+
+    def validate(self) -> None:
+        self._validate_bucket()
+        self._validate_connection()
+        self._validate_credentials()
+        self._validate_bucket_exists()
+
+    def _validate_bucket(self) -> None:
+        if not self.bucket:
+            raise RunwareValidationError(
+                f"output_location {self.display_uri!r} has no bucket name: "
+                "expected s3://bucket/prefix/ (the bucket goes right after s3://)",
+                parameter="output_location",
+            )
+        if not S3_BUCKET_PATTERN.fullmatch(self.bucket):
+            raise RunwareValidationError(
+                f"output_location {self.display_uri!r}: {self.bucket!r} is not a valid bucket name "
+                "(3 to 255 characters: ASCII letters, digits, '.', '-' and '_')",
+                parameter="output_location",
+            )
+
+    def _validate_connection(self) -> None:
+        """A named connection must exist; a missing ``aws_default`` means boto3's default credential chain."""
+        if not self.conn_id_given:
+            return
+        from airflow.sdk import BaseHook
+        from airflow.sdk.exceptions import AirflowNotFoundException
+
+        try:
+            BaseHook.get_connection(self.aws_conn_id)
+        except AirflowNotFoundException as err:
+            raise RunwareValidationError(
+                f"storage_conn_id {self.aws_conn_id!r} does not exist: create an Amazon Web Services "
+                f"connection with that id (needed to presign uploads to {self.display_uri})",
+                parameter="storage_conn_id",
+            ) from err
+
+    def _validate_credentials(self) -> None:
+        """Presigning needs credentials; finding none now beats a failure after images were paid for."""
+        from botocore.exceptions import BotoCoreError
+
+        try:
+            credentials = self.hook.get_session(region_name=self.hook.region_name).get_credentials()
+        except BotoCoreError as err:
+            raise RunwareValidationError(
+                f"storage_conn_id {self.aws_conn_id!r}: could not load AWS credentials ({err})",
+                parameter="storage_conn_id",
+            ) from err
+        if credentials is None:
+            raise RunwareValidationError(
+                f"storage_conn_id {self.aws_conn_id!r} gives no AWS credentials (no access key in the "
+                "connection, and none in the environment, profile or instance role); presigning "
+                f"uploads to {self.display_uri} needs them",
+                parameter="storage_conn_id",
+            )
+
+    def _validate_bucket_exists(self) -> None:
+        """Catch a misspelt bucket before images are paid for; only a clear "no such bucket" refuses.
+
+        A write-only role may not be allowed to HEAD the bucket (403), and a network hiccup must not
+        fail the task for good: both are logged and left to the upload check.
+        """
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.hook.get_conn().head_bucket(Bucket=self.bucket)
+        except ClientError as err:
+            code = str(err.response.get("Error", {}).get("Code", ""))
+            if code in ("404", "NoSuchBucket", "NotFound"):
+                raise RunwareValidationError(
+                    f"output_location {self.display_uri!r}: bucket {self.bucket!r} does not exist "
+                    f"(as seen through connection {self.aws_conn_id!r})",
+                    parameter="output_location",
+                ) from err
+            log.info("Could not confirm that bucket %r exists (%s); continuing", self.bucket, code)
+        except BotoCoreError as err:
+            log.warning("Could not confirm that bucket %r exists (%s); continuing", self.bucket, err)
+
+    # -- presign ----------------------------------------------------------------------------------
+
+    def uri_for(self, object_name: str) -> str:
+        return f"s3://{self.bucket}/{join_key(self.prefix, object_name)}"
+
+    def target_for(self, object_name: str, expires_in: timedelta) -> UploadTarget:
+        key = join_key(self.prefix, object_name)
+        seconds = expiry_seconds(expires_in, self.max_expiry, self.display_uri)
+        uri = f"s3://{self.bucket}/{key}"
+        url = self._presign_put(key, seconds, uri)
+        register_secret_url(url)
+        log.debug("Presigned a PUT for %s valid %d s", uri, seconds)
+        return UploadTarget(uri=uri, upload_url=url)
+
+    @cached_property
+    def _presign_client(self) -> Any:
+        """An S3 client from the hook's connection (endpoint, credentials, config) but forced to SigV4.
+
+        ``S3Hook.generate_presigned_url`` uses the hook's cached client, whose signature version comes
+        from the connection; passing ``config=`` to the hook would replace the connection's
+        ``config_kwargs`` entirely. So merge SigV4 into the connection's own config instead.
+        """
+        from botocore.config import Config
+
+        config = self.hook.config.merge(Config(signature_version="s3v4"))
+        return self.hook.get_client_type(region_name=self._signing_region(), config=config)
+
+    def _signing_region(self) -> str | None:
+        """The region SigV4 must name: the connection's, else the bucket's own (AWS refuses a mismatch)."""
+        if self.hook.region_name or self.hook.conn_config.get_service_endpoint_url(service_name="s3"):
+            return self.hook.region_name
+        return self._bucket_region()
+
+    def _bucket_region(self) -> str | None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            location = self.hook.get_conn().get_bucket_location(Bucket=self.bucket)
+        except (BotoCoreError, ClientError) as err:
+            log.warning(
+                "Connection %r sets no region and the region of bucket %r could not be read (%s); "
+                "presigning with boto3's default region",
+                self.aws_conn_id,
+                self.bucket,
+                err,
+            )
+            return None
+        return location.get("LocationConstraint") or "us-east-1"
+
+    def _presign_put(self, key: str, seconds: int, uri: str) -> str:
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+        try:
+            url = self._presign_client.generate_presigned_url(
+                ClientMethod="put_object",
+                Params={"Bucket": self.bucket, "Key": key},
+                ExpiresIn=seconds,
+                HttpMethod="PUT",
+            )
+        except NoCredentialsError as err:
+            raise RunwareValidationError(
+                f"storage_conn_id {self.aws_conn_id!r} gives no AWS credentials to presign {uri}",
+                parameter="storage_conn_id",
+            ) from err
+        except (BotoCoreError, ClientError) as err:
+            raise RunwareUploadError(f"Could not presign a PUT URL for {uri}: {err}") from err
+        if not isinstance(url, str) or not url:
+            raise RunwareUploadError(f"Could not presign a PUT URL for {uri}: boto3 returned {url!r}")
+        return url
+
+    # -- verify -----------------------------------------------------------------------------------
+
+    def verify(self, target: UploadTarget) -> int:
+        key = self._key_of(target)
+        head = self._head(key, target.uri)
+        if head is None:
+            raise RunwareUploadError(
+                f"Upload missing: {target.uri} does not exist although Runware reported the image done"
+            )
+        size = int(head.get("ContentLength") or 0)
+        if size <= 0:
+            raise RunwareUploadError(f"Upload empty: {target.uri} exists but has 0 bytes")
+        return size
+
+    def _key_of(self, target: UploadTarget) -> str:
+        bucket, _, key = target.uri.removeprefix("s3://").partition("/")
+        if not target.uri.startswith("s3://") or bucket != self.bucket or not key:
+            raise ValueError(f"{target.uri!r} is not an object of {self.display_uri!r}")
+        return key
+
+    def _head(self, key: str, uri: str) -> dict[str, Any] | None:
+        """HEAD the object; ``None`` when absent. Denied or failing checks are upload errors too."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return self.hook.head_object(key=key, bucket_name=self.bucket)
+        except ClientError as err:
+            error = err.response.get("Error", {})
+            raise RunwareUploadError(
+                f"Could not check upload {uri}: {error.get('Code', 'error')} "
+                f"{error.get('Message', '')}".rstrip()
+            ) from err
+        except BotoCoreError as err:
+            raise RunwareUploadError(f"Could not check upload {uri}: {err}") from err
