@@ -165,9 +165,6 @@ class ApiResponse(BaseModel):
             data=data, errors=[ApiErrorItem.model_validate(e) for e in errors], status_code=status_code
         )
 
-    def items_of(self, task_type: str) -> list[dict[str, Any]]:
-        return [item for item in self.data if item.get("taskType") in (task_type, None)]
-
 
 class TaskProgress(BaseModel):
     """Cumulative state of one submitted task across polls, de-duplicated by imageUUID."""
@@ -205,20 +202,27 @@ class PollState(BaseModel):
         return cls(tasks={uuid: TaskProgress(task_uuid=uuid, expected=n) for uuid, n in expected.items()})
 
     def merge(self, response: ApiResponse) -> None:
+        """Fold one poll in. Images are keyed by imageUUID; errors carry no such key, so a task's
+        errors are replaced by the newest poll's list when it holds at least as many (each poll is
+        cumulative: the same failure shows up again, and two identical failures are still two)."""
+        fresh_errors: dict[str, list[ApiErrorItem]] = {}
         for item in response.data:
-            self._merge_item(item)
+            if item.get("status") == TERMINAL_ERROR:
+                fresh_errors.setdefault(str(item.get("taskUUID", "")), []).append(
+                    ApiErrorItem.model_validate(item)
+                )
+            else:
+                self._merge_image(item)
         for error in response.errors:
-            progress = self.tasks.get(error.task_uuid or "")
-            if progress is not None and error not in progress.errors:
-                progress.errors.append(error)
+            fresh_errors.setdefault(error.task_uuid or "", []).append(error)
+        for task_uuid, errors in fresh_errors.items():
+            progress = self.tasks.get(task_uuid)
+            if progress is not None and len(errors) >= len(progress.errors):
+                progress.errors = errors
 
-    def _merge_item(self, item: Mapping[str, Any]) -> None:
+    def _merge_image(self, item: Mapping[str, Any]) -> None:
         progress = self.tasks.get(str(item.get("taskUUID", "")))
         if progress is None:
-            return
-        status = item.get("status")
-        if status == TERMINAL_ERROR:
-            progress.errors.append(ApiErrorItem.model_validate(item))
             return
         result = ImageResult.model_validate(item)
         if result.is_image and result.image_uuid:

@@ -116,9 +116,11 @@ async def _delay(state: EmulatorState) -> None:
 
 
 def _log_tasks(state: EmulatorState, tasks: list[Any]) -> list[dict[str, Any]]:
+    post = state.next_post()
     return [
         state.record(
             "api",
+            post=post,
             taskType=_field(task, "taskType"),
             taskUUID=_field(task, "taskUUID"),
             task=_redacted(task),

@@ -85,6 +85,7 @@ class EmulatorState:
         self.tasks: dict[str, TaskRecord] = {}
         self.images: dict[str, ImageRecord] = {}
         self.log: list[dict[str, Any]] = []
+        self.posts_received = 0
         self.jobs: set[asyncio.Task[None]] = set()
         self.clock_offset = 0.0
         self.balance = settings.starting_balance
@@ -120,9 +121,15 @@ class EmulatorState:
         self.tasks.clear()
         self.images.clear()
         self.log.clear()
+        self.posts_received = 0
         self.clock_offset = 0.0
         self.balance = self.settings.starting_balance
         self.usage = {"tasks": 0, "imagesGenerated": 0, "totalCostUSD": 0.0}
+
+    def next_post(self) -> int:
+        """Number the POSTs to /v1, so tests can tell how many tasks shared one request (batching)."""
+        self.posts_received += 1
+        return self.posts_received
 
     def record(self, kind: str, **entry: Any) -> dict[str, Any]:
         """Append one entry to the request log (``/_emulator/requests``) and return it."""

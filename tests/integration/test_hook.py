@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections import Counter
 
 import pytest
 from emulator_handle import EmulatorHandle
@@ -172,9 +173,10 @@ def test_many_tasks_share_one_post_and_one_poll(hook: RunwareHook, runware: Emul
     assert len(result.accepted) == 5
     state = hook.wait_for_tasks({t["taskUUID"]: 1 for t in tasks}, timeout=30, poll_interval=0.5)  # type: ignore[misc]
     assert len(state.images()) == 5
-    posts = {entry["request_id"] for entry in runware.tasks_of_type("getResponse") if "request_id" in entry}
-    per_post = len(runware.tasks_of_type("getResponse")) / max(len(posts), 1)
-    assert posts == set() or per_post > 1
+    (submit_post,) = {entry["post"] for entry in runware.tasks_of_type("imageInference")}
+    polls = Counter(entry["post"] for entry in runware.tasks_of_type("getResponse"))
+    assert submit_post not in polls
+    assert max(polls.values()) == 5, "every poll asks about all pending tasks in one POST"
 
 
 def test_async_twins_poll_without_blocking(hook: RunwareHook, runware: EmulatorHandle) -> None:

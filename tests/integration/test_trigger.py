@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 import uuid
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -79,6 +80,8 @@ def test_success_event_carries_lean_results(runware: EmulatorHandle) -> None:
     assert event["errors"] == []
     polls = runware.tasks_of_type("getResponse")
     assert {p["taskUUID"] for p in polls} == set(uuids)
+    per_post = Counter(p["post"] for p in polls)
+    assert set(per_post.values()) == {3}, "each poll asks about every task in one POST"
 
 
 def test_partial_and_error_events_keep_details(runware: EmulatorHandle) -> None:

@@ -166,3 +166,23 @@ def test_unrelated_items_are_ignored() -> None:
     state = PollState.expecting({TASK: 1})
     state.merge(ApiResponse(data=[image(task=str(uuid.uuid4()), status="success")]))
     assert not state.done
+
+
+def test_identical_failures_count_separately_but_repeated_polls_do_not_add_up() -> None:
+    state = PollState.expecting({TASK: 3})
+    failed = {"taskUUID": TASK, "status": "error", "code": "inferenceError", "message": "boom"}
+    poll = ApiResponse.parse(body(errors=[failed, failed]), 200)
+    state.merge(poll)
+    state.merge(poll)
+    assert len(state.errors()) == 2
+    assert not state.done
+    state.merge(ApiResponse.parse(body(data=[image(status="success")], errors=[failed, failed]), 200))
+    assert state.done
+
+
+def test_error_items_inside_data_are_errors() -> None:
+    state = PollState.expecting({TASK: 1})
+    state.merge(ApiResponse(data=[{"taskUUID": TASK, "status": "error", "code": "inferenceError"}]))
+    state.merge(ApiResponse(data=[{"taskUUID": TASK, "status": "error", "code": "inferenceError"}]))
+    assert state.done
+    assert len(state.errors()) == 1
