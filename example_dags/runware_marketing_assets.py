@@ -12,12 +12,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, AssetAlias, Param, task
 
 from airflow_provider_runware.operators.runware import RunwareImageInferenceOperator
 
 PRODUCTS_FILE = Path(__file__).parent / "data" / "products.json"
 SIZES = [(512, 512), (256, 256)]
+# Downstream DAGs schedule on this alias: every stored image becomes an Asset event through it.
+CAMPAIGN_IMAGES = AssetAlias("runware-campaign-images")
 
 with DAG(
     dag_id="runware_marketing_assets",
@@ -59,6 +61,7 @@ with DAG(
         deferrable=True,
         poll_interval=2,
         timeout=900,
+        outlets=[CAMPAIGN_IMAGES],
     ).expand_kwargs(campaign_requests())
 
     @task

@@ -7,6 +7,7 @@ every test relies on are put in place here, before any test module imports Airfl
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,10 +28,16 @@ os.environ.update(
         "AIRFLOW_HOME": str(_AIRFLOW_HOME),
         "AIRFLOW__CORE__DAGS_FOLDER": str(_DAGS_FOLDER),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
         "AIRFLOW__CORE__FERNET_KEY": "n1O-SuTTvN3xIYVUKlJuCn3D_mvI8tUZYUYzD0ekBfg=",
     }
 )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The throwaway AIRFLOW_HOME (metadata DB, logs) goes with the session."""
+    shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

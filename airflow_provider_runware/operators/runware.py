@@ -566,6 +566,8 @@ class RunwareImageInferenceOperator(ResumableJobMixin, BaseOperator):
         self._log_results(ledger)
         failed = ledger.with_status(FAILED)
         succeeded = [entry.result for entry in ledger.with_status(SUCCESS) if entry.result]
+        self._result = succeeded
+        self._emit_asset_events(context, succeeded)
         if failed and (self.fail_on_partial or not succeeded):
             raise self._failure(failed, len(ledger.entries))
         if failed:
@@ -575,6 +577,22 @@ class RunwareImageInferenceOperator(ResumableJobMixin, BaseOperator):
                 len(succeeded),
             )
         return succeeded
+
+    def _emit_asset_events(self, context: Context, images: list[dict[str, Any]]) -> None:
+        """Stored images become Asset events for every AssetAlias in ``outlets`` (downstream triggers)."""
+        if not images or not self.output_location or "outlet_events" not in context:
+            return
+        from airflow_provider_runware.lineage import emit_asset_events
+
+        emitted = emit_asset_events(self.outlets, context["outlet_events"], images)
+        if emitted:
+            self.log.info("Registered %d Asset events for the stored images", emitted)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: one output dataset per stored image plus a run facet (model, prompt hash, cost)."""
+        from airflow_provider_runware.lineage import operator_lineage
+
+        return operator_lineage(str(self.model), str(self.positive_prompt), self._result or [])
 
     def _verify_uploads(self, ledger: ImageLedger) -> None:
         location = self._location()
@@ -624,7 +642,8 @@ class RunwareImageInferenceOperator(ResumableJobMixin, BaseOperator):
     def _failure(self, failed: list[ImageEntry], total: int) -> RunwareError:
         first = failed[0].error or {}
         summary = "; ".join(
-            f"image {e.index} taskUUID={e.task_uuid}: {error.get('code')}: {error.get('message')}"
+            f"image {e.index} taskUUID={e.task_uuid}{self._failed_object(e)}: "
+            f"{error.get('code')}: {error.get('message')}"
             for e in failed
             for error in [e.error or {}]
         )
@@ -635,6 +654,10 @@ class RunwareImageInferenceOperator(ResumableJobMixin, BaseOperator):
             message=f"{len(failed)} of {total} Runware images failed ({summary}); successful images are "
             "recorded and will be reused by a retry",
         )
+
+    def _failed_object(self, entry: ImageEntry) -> str:
+        """`` (s3://bucket/key)`` for a stored image: an upload failure must name the object, never its URL."""
+        return f" ({self._target_uri(entry)})" if self.output_location else ""
 
     def on_kill(self) -> None:
         ledger = self._ledger

@@ -1,0 +1,97 @@
+"""Stored images become Asset events a downstream DAG is scheduled on; OpenLineage sees the outputs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from airflow_runs import migrate_database, run_dag
+from emulator_handle import EmulatorHandle
+
+from airflow_provider_runware.lineage import prompt_sha256
+from airflow_provider_runware.operators.runware import RunwareImageInferenceOperator
+
+
+@pytest.fixture(scope="module")
+def airflow_db() -> None:
+    migrate_database()
+
+
+def test_campaign_images_trigger_the_consumer_dag(
+    airflow_db: None,
+    runware: EmulatorHandle,
+    s3_bucket: str,
+    aws_conn: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_RUNWARE_DEFAULT",
+        json.dumps({"conn_type": "runware", "password": runware.api_key, "host": runware.base_url}),
+    )
+    with create_session() as session:
+        session.query(AssetDagRunQueue).delete()
+    campaign = run_dag(
+        "runware_marketing_assets.py",
+        "runware_marketing_assets",
+        conf={"output_location": f"s3://{s3_bucket}/campaigns/", "storage_conn_id": aws_conn},
+    )
+    assert campaign.state == "success"
+    images = [image for mapped in campaign.xcom("generate_images") for image in mapped]
+    stored = {image["storage_uri"] for image in images}
+    assert len(stored) == 6
+
+    with create_session() as session:
+        events = (
+            session.query(AssetEvent, AssetModel.uri)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .filter(AssetEvent.source_run_id == campaign.run_id)
+            .all()
+        )
+        event_uris = {uri for _, uri in events}
+        extras = [event.extra for event, _ in events]
+        queued = {row.target_dag_id for row in session.query(AssetDagRunQueue).all()}
+    assert event_uris == stored
+    for extra in extras:
+        assert extra["prompt_sha256"] in {prompt_sha256(image["positive_prompt"]) for image in images}
+        assert "positive_prompt" not in extra
+    assert "runware_campaign_images_consumer" in queued, "the scheduler would now run the consumer DAG"
+
+    consumer = run_dag("runware_campaign_images_consumer.py", "runware_campaign_images_consumer")
+    assert consumer.state == "success"
+    (published,) = consumer.xcom("publish_new_images")
+    assert stored <= {image["uri"] for image in published}
+
+
+def test_openlineage_facets_describe_outputs_model_prompt_hash_and_cost() -> None:
+    operator = RunwareImageInferenceOperator(
+        task_id="generate", positive_prompt="a mug", model="openai:2@2", width=256, height=256
+    )
+    images: list[dict[str, Any]] = [
+        {
+            "task_uuid": "t1",
+            "storage_uri": "s3://bucket/c/image-0.jpg",
+            "cost": 0.016,
+            "positive_prompt": "a mug",
+        },
+        {
+            "task_uuid": "t2",
+            "storage_uri": "s3://bucket/c/image-1.jpg",
+            "cost": 0.016,
+            "positive_prompt": "a mug",
+        },
+    ]
+    operator._result = images
+    lineage = operator.get_openlineage_facets_on_complete(task_instance=None)
+    assert [(d.namespace, d.name) for d in lineage.outputs] == [
+        ("s3://bucket", "c/image-0.jpg"),
+        ("s3://bucket", "c/image-1.jpg"),
+    ]
+    facet = lineage.run_facets["runware"]
+    assert facet.model == "openai:2@2"
+    assert facet.promptSha256 == prompt_sha256("a mug")
+    assert facet.totalCostUsd == 0.032
+    assert facet.taskUUIDs == ["t1", "t2"]
