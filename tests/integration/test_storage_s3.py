@@ -1,20 +1,19 @@
 """S3 output locations against a real moto server, uploading the way Runware does: one bare PUT of bytes.
 
 moto accepts any signature, so the SigV4 signature is checked here by an independent stdlib
-implementation of the query-string signing rules.
+implementation of the query-string signing rules (``signature_fronts``, which also serves it over HTTP).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl, quote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from signature_fronts import sigv4_query_signature_ok
 
 from airflow_provider_runware.exceptions import RunwareUploadError, RunwareValidationError
 from airflow_provider_runware.storage import (
@@ -42,35 +41,6 @@ def query(url: str) -> dict[str, str]:
 def runware_put(url: str, content: bytes) -> httpx.Response:
     """What Runware does with an uploadEndpoint: a PUT of the raw bytes, no headers of ours."""
     return httpx.put(url, content=content, timeout=10.0, trust_env=False)
-
-
-def sigv4_query_signature_ok(url: str, method: str, secret_key: str) -> bool:
-    """Recompute an S3 presigned URL's SigV4 query signature (host header only, unsigned payload)."""
-    parts = urlsplit(url)
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    params = dict(pairs)
-    canonical_query = "&".join(
-        f"{quote(name, safe='-_.~')}={quote(value, safe='-_.~')}"
-        for name, value in sorted(pairs)
-        if name != "X-Amz-Signature"
-    )
-    canonical_request = "\n".join(
-        [method, parts.path, canonical_query, f"host:{parts.netloc}\n", "host", "UNSIGNED-PAYLOAD"]
-    )
-    scope = params["X-Amz-Credential"].split("/", 1)[1]
-    string_to_sign = "\n".join(
-        [
-            "AWS4-HMAC-SHA256",
-            params["X-Amz-Date"],
-            scope,
-            hashlib.sha256(canonical_request.encode()).hexdigest(),
-        ]
-    )
-    key = f"AWS4{secret_key}".encode()
-    for part in scope.split("/"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, params["X-Amz-Signature"])
 
 
 def test_presigned_url_is_sigv4_signing_only_host_with_requested_expiry(
