@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 SDK_VENV := .venv-sdk
 STAMP := $(VENV)/.installed-stamp
 SDK_STAMP := $(SDK_VENV)/.installed-stamp
+AZURITE_DIR := .azurite
+AZURITE_STAMP := $(AZURITE_DIR)/.installed-stamp
 PYTEST_ARGS ?=
 
 .PHONY: install demo test lint typecheck pytest clean
@@ -26,6 +28,12 @@ $(SDK_STAMP):
 	$(SDK_VENV)/bin/pip install --quiet --disable-pip-version-check runware-sdk==1.8.0
 	touch $@
 
+# Azurite, Microsoft's Azure Storage emulator, for the Azure Blob output tests (it checks SAS signatures).
+# 3.35.0 is the last release that supports node 20.
+$(AZURITE_STAMP):
+	npm install --prefix $(AZURITE_DIR) --no-audit --no-fund azurite@3.35.0
+	touch $@
+
 install: $(STAMP) $(SDK_STAMP)
 
 demo: $(STAMP)
@@ -38,10 +46,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: install
+pytest: install $(AZURITE_STAMP)
 	$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
 clean:
-	rm -rf $(VENV) $(SDK_VENV) demo-output .demo
+	rm -rf $(VENV) $(SDK_VENV) $(AZURITE_DIR) demo-output .demo

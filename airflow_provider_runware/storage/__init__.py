@@ -20,6 +20,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from airflow_provider_runware.exceptions import RunwareValidationError
+from airflow_provider_runware.storage.azure import AzureBlobOutputLocation
 from airflow_provider_runware.storage.base import (
     OBJECT_NAME_PLACEHOLDER,
     PLANNED_SCHEMES,
@@ -29,11 +30,18 @@ from airflow_provider_runware.storage.base import (
     register_secret_url,
     strip_secrets,
 )
+from airflow_provider_runware.storage.gcs import GcsOutputLocation
 from airflow_provider_runware.storage.http import HttpOutputLocation
 from airflow_provider_runware.storage.s3 import S3OutputLocation
 
 _LOCATION_TYPES: dict[str, type[OutputLocation]] = {
     "s3": S3OutputLocation,
+    "gs": GcsOutputLocation,
+    "gcs": GcsOutputLocation,
+    "wasbs": AzureBlobOutputLocation,
+    "wasb": AzureBlobOutputLocation,
+    "abfss": AzureBlobOutputLocation,
+    "abfs": AzureBlobOutputLocation,
     "https": HttpOutputLocation,
     "http": HttpOutputLocation,
 }
@@ -64,6 +72,8 @@ def _unsupported_message(value: str, scheme: str) -> str:
 
 __all__ = [
     "OBJECT_NAME_PLACEHOLDER",
+    "AzureBlobOutputLocation",
+    "GcsOutputLocation",
     "HttpOutputLocation",
     "OutputLocation",
     "S3OutputLocation",

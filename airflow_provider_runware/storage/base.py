@@ -32,8 +32,12 @@ SECRET_QUERY_PARAMS = frozenset(
         "signature",
     }
 )
-SUPPORTED_FORMS = "s3://bucket/prefix/, https://host/path (optionally containing {object_name})"
-PLANNED_SCHEMES = frozenset({"gs", "wasbs", "wasb", "abfs", "abfss"})
+SUPPORTED_FORMS = (
+    "s3://bucket/prefix/, gs://bucket/prefix/, wasbs://container@account.blob.core.windows.net/prefix/ "
+    "(also wasb://, abfs[s]://container@account.dfs.core.windows.net/prefix/), "
+    "https://host/path (optionally containing {object_name})"
+)
+PLANNED_SCHEMES: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,8 @@ class OutputLocation(ABC):
 
     def write_object(self, object_name: str, data: bytes) -> str:
         """Store a small companion object (e.g. a manifest) beside the images, the way Runware does:
-        one plain PUT of raw bytes to a presigned URL. Returns the object's loggable uri."""
+        one plain PUT of raw bytes to a presigned URL, then :meth:`finalize` (Azure commits the block).
+        Returns the object's loggable uri."""
         import httpx
 
         target = self.target_for(object_name, WRITE_URL_LIFETIME)
@@ -117,6 +122,7 @@ class OutputLocation(ABC):
             raise RunwareUploadError(f"Could not write {target.uri}: {type(err).__name__}") from err
         if not response.is_success:
             raise RunwareUploadError(f"Could not write {target.uri}: HTTP {response.status_code}")
+        self.finalize(target)
         return target.uri
 
     def __repr__(self) -> str:
@@ -147,9 +153,15 @@ def register_secret_url(url: str) -> None:
 def _secret_query_values(url: str) -> list[str]:
     parts = urlsplit(url)
     values = [value for name, value in parse_qsl(parts.query) if name.lower() in SECRET_QUERY_PARAMS]
+    # Also as written in the URL: a base64 signature (Azure's sig) differs once percent-encoded.
+    values += [
+        value
+        for name, _, value in (pair.partition("=") for pair in parts.query.split("&"))
+        if name.lower() in SECRET_QUERY_PARAMS
+    ]
     if parts.password:
         values.append(parts.password)
-    return [value for value in values if value]
+    return list(dict.fromkeys(value for value in values if value))
 
 
 def strip_secrets(url: str) -> str:

@@ -125,8 +125,7 @@ def test_plain_http_elsewhere_is_refused(value: str) -> None:
 @pytest.mark.parametrize(
     ("value", "rule"),
     [
-        ("gs://bucket/prefix/", "gs:// is not supported yet"),
-        ("wasbs://container@account.blob.core.windows.net/x/", "wasbs:// is not supported yet"),
+        ("az://container/x/", "scheme 'az' is not supported"),
         ("ftp://files.example.com/x/", "scheme 'ftp' is not supported"),
         ("bucket/prefix/", "has no URI scheme"),
         ("", "has no URI scheme"),
