@@ -39,7 +39,8 @@ TRANSIENT_CODES = frozenset(
         "serviceUnavailable",
     }
 )
-GENERATION_CODES = frozenset({"inferenceError", "taskFailed", "uploadFailed"})
+GENERATION_CODES = frozenset({"inferenceError", "taskFailed"})
+UPLOAD_CODES = frozenset({"uploadFailed"})
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
@@ -147,8 +148,13 @@ class RunwareTaskTimeoutError(RunwareError):
     """Waiting for results ran out of time; the tasks may still finish server-side (and be billed)."""
 
 
-class RunwareUploadError(RunwareError):
-    """An image was reported done but its object is missing or empty in the storage target."""
+class RunwareUploadError(RunwareFatalError):
+    """An image could not be stored: Runware's upload failed, or the object is missing or empty.
+
+    Fatal on purpose: the image was generated and billed, and storage problems (permissions, a
+    refused signature, a wrong endpoint) do not fix themselves between Airflow retries, so retrying
+    would only pay for the same image again. Fix the storage, then clear the task.
+    """
 
 
 def error_class_for(code: str | None, http_status: int | None) -> type[RunwareError]:
@@ -168,6 +174,8 @@ def error_class_for(code: str | None, http_status: int | None) -> type[RunwareEr
         return RunwareTransientError
     if code in GENERATION_CODES:
         return RunwareGenerationError
+    if code in UPLOAD_CODES:
+        return RunwareUploadError
     if code in VALIDATION_CODES or code.startswith(VALIDATION_PREFIXES):
         return RunwareValidationError
     return _class_for_status(http_status)

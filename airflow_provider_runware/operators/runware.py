@@ -22,6 +22,7 @@ from airflow_provider_runware.catalog import get_model_spec
 from airflow_provider_runware.exceptions import (
     RunwareCostLimitError,
     RunwareError,
+    RunwareFatalError,
     RunwareUploadError,
     RunwareValidationError,
     error_from_dict,
@@ -57,6 +58,24 @@ def _is_templated(value: Any) -> bool:
     if isinstance(value, Mapping):
         return any(_is_templated(v) for v in value.values())
     return not isinstance(value, int | float | bool | type(None) | list | tuple)
+
+
+def _describe(error: Mapping[str, Any] | None) -> str:
+    """``code: message`` as Runware said it (the code is absent for failures found by the provider)."""
+    error = error or {}
+    code, message = error.get("code"), error.get("message") or "unknown error"
+    return f"{code}: {message}" if code else str(message)
+
+
+def _mask_url_and_query_values(url: str) -> None:
+    """Whatever a user's URL carries in its query (token, key, sig) is a secret to the masker."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    from airflow.providers.common.compat.sdk import mask_secret
+
+    mask_secret(url)
+    for _, value in parse_qsl(urlsplit(url).query):
+        mask_secret(value)
 
 
 class RunwareImageInferenceOperator(ResumableJobMixin, BaseOperator):
@@ -225,9 +244,8 @@ class RunwareImageInferenceOperator(ResumableJobMixin, BaseOperator):
             return None
         key = (self.output_location, self.storage_conn_id)
         if self._location_cache is None or self._location_cache[0] != key:
-            from airflow_provider_runware.storage import parse_output_location, register_secret_url
+            from airflow_provider_runware.storage import parse_output_location
 
-            register_secret_url(self.output_location)
             self._location_cache = (key, parse_output_location(self.output_location, self.storage_conn_id))
         return self._location_cache[1]
 
@@ -318,7 +336,6 @@ class RunwareImageInferenceOperator(ResumableJobMixin, BaseOperator):
         arguments = self._arguments()
         if location is not None:
             self._check_location(location, arguments.expected_images)
-        self._mask_webhook()
         fingerprint = self._fingerprint()
 
         def uuid_for(index: int, generation: int) -> str:
@@ -431,12 +448,17 @@ class RunwareImageInferenceOperator(ResumableJobMixin, BaseOperator):
             self._save_ledger(context, ledger)
             result.raise_for_errors()
 
-    def _mask_webhook(self) -> None:
-        if self.webhook_url and "?" in self.webhook_url:
-            from airflow.providers.common.compat.sdk import mask_secret
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+        """Register secrets in rendered values before Airflow stores the rendered fields.
 
-            mask_secret(self.webhook_url)
-            mask_secret(self.webhook_url.split("?", 1)[1])
+        A webhook URL carries its token in the query (Runware sends no signature header), and an
+        ``https://`` output location may carry a SAS or token: both are masked in rendered fields and
+        logs from here on.
+        """
+        super().render_template_fields(context, jinja_env)
+        for value in (self.webhook_url, self.output_location):
+            if isinstance(value, str) and "?" in value:
+                _mask_url_and_query_values(value)
 
     # ----- execute paths ----------------------------------------------------------------------
 
@@ -628,35 +650,34 @@ class RunwareImageInferenceOperator(ResumableJobMixin, BaseOperator):
                 shown_cost,
             )
         for entry in ledger.with_status(FAILED):
-            error = entry.error or {}
             self.log.error(
-                "Image %d/%d taskUUID=%s failed: %s (%s)",
+                "Image %d/%d taskUUID=%s failed: %s",
                 entry.index + 1,
                 len(ledger.entries),
                 entry.task_uuid,
-                error.get("message"),
-                error.get("code"),
+                _describe(entry.error),
             )
         self.log.info("Runware total cost: $%.4f for %d images", total, len(ledger.with_status(SUCCESS)))
 
     def _failure(self, failed: list[ImageEntry], total: int) -> RunwareError:
-        first = failed[0].error or {}
+        """One error naming every failed image; a failure retrying cannot fix decides its type, so
+        Airflow does not spend retries (and money) on, say, a bucket that refuses uploads."""
         summary = "; ".join(
-            f"image {e.index} taskUUID={e.task_uuid}{self._failed_object(e)}: "
-            f"{error.get('code')}: {error.get('message')}"
+            f"image {e.index} taskUUID={e.task_uuid}{self._failed_object(e)}: {_describe(e.error)}"
             for e in failed
-            for error in [e.error or {}]
         )
-        if failed[0].error_is_lost_task:
+        if any(entry.error_is_lost_task for entry in failed):
             summary = f"{summary}. {NOT_FOUND_HINT}"
+        causes = [error_from_dict({**(e.error or {}), "task_uuid": e.task_uuid}) for e in failed]
+        lead = next((c for c in causes if isinstance(c, RunwareFatalError)), causes[0])
         return error_from_dict(
-            {**first, "task_uuid": failed[0].task_uuid},
+            lead.to_dict(),
             message=f"{len(failed)} of {total} Runware images failed ({summary}); successful images are "
             "recorded and will be reused by a retry",
         )
 
     def _failed_object(self, entry: ImageEntry) -> str:
-        """`` (s3://bucket/key)`` for a stored image: an upload failure must name the object, never its URL."""
+        """`` (s3://bucket/key)`` for a stored image: a failed upload must name its object, never its URL."""
         return f" ({self._target_uri(entry)})" if self.output_location else ""
 
     def on_kill(self) -> None:

@@ -13,6 +13,7 @@ from airflow_provider_runware.exceptions import (
     RunwareNotFoundError,
     RunwarePaymentError,
     RunwareTransientError,
+    RunwareUploadError,
     RunwareValidationError,
 )
 from airflow_provider_runware.hooks.runware import read_response, summarize_submission
@@ -80,7 +81,12 @@ def test_account_wide_failures_raise_typed_errors(status: int, code: str, expect
 def test_fatal_errors_fail_without_airflow_retries() -> None:
     from airflow.sdk.exceptions import AirflowFailException
 
-    for error_class in (RunwareAuthenticationError, RunwarePaymentError, RunwareValidationError):
+    for error_class in (
+        RunwareAuthenticationError,
+        RunwarePaymentError,
+        RunwareValidationError,
+        RunwareUploadError,
+    ):
         assert issubclass(error_class, AirflowFailException)
     assert not issubclass(RunwareTransientError, AirflowFailException)
     assert not issubclass(RunwareGenerationError, AirflowFailException)
