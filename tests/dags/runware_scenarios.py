@@ -144,3 +144,12 @@ for sensor_mode in ("poke", "reschedule", "deferrable"):
             poll_interval=0.5,
             timeout=60,
         )
+
+with scenario("runware_upload_urls_outlive_s3", params={"output_location": "", "storage_conn_id": ""}):
+    RunwareImageInferenceOperator(
+        task_id="generate",
+        positive_prompt="a mug",
+        output_location="{{ params.output_location }}",
+        storage_conn_id="{{ params.storage_conn_id }}",
+        **{**COMMON, "timeout": 8 * 24 * 3600},
+    )
