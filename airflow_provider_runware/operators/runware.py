@@ -94,9 +94,11 @@ class RunwareImageInferenceOperator(ResumableJobMixin, BaseOperator):
     :param safety: Runware's ``safety`` object, e.g. ``{"checkContent": True, "mode": "fast"}``.
     :param ttl: Seconds Runware keeps image URLs (``outputType`` URL only).
     :param extra_params: Further Runware parameters passed through as-is. Templated.
-    :param output_location: ``s3://bucket/prefix/`` (or an ``https://`` upload URL) where each image is
-        PUT through a presigned URL. Templated.
-    :param storage_conn_id: Airflow connection for the output location's cloud.
+    :param output_location: ``s3://bucket/prefix/``, ``gs://bucket/prefix/``,
+        ``wasbs://container@account.blob.core.windows.net/prefix/`` (or an ``https://`` upload URL)
+        where Runware PUTs each image through its own presigned URL. Templated.
+    :param storage_conn_id: Airflow connection for the output location's cloud (aws, google_cloud_platform
+        or wasb). Templated.
     :param webhook_url: Runware POSTs each finished image here. Templated; masked in logs.
     :param wait_for_completion: False submits and returns the task UUIDs (use a RunwareTaskSensor).
     :param deferrable: Wait in the triggerer instead of a worker slot.
