@@ -24,6 +24,7 @@ from tenacity import AsyncRetrying, Retrying
 from airflow_provider_runware import __version__
 from airflow_provider_runware.catalog import get_model_spec
 from airflow_provider_runware.exceptions import (
+    DEACTIVATED_CODES,
     RunwareError,
     RunwareTaskTimeoutError,
     RunwareTransientError,
@@ -184,7 +185,7 @@ def _get_response_tasks(task_uuids: Sequence[str]) -> list[dict[str, str]]:
     return [{"taskType": "getResponse", "taskUUID": task_uuid} for task_uuid in task_uuids]
 
 
-def summarize_submission(response: ApiResponse) -> SubmitResult:
+def summarize_submission(response: ApiResponse, tasks: Sequence[Mapping[str, Any]] = ()) -> SubmitResult:
     """Split an imageInference submission answer; a conflict means "already running: poll it"."""
     result = SubmitResult(data=list(response.data))
     result.accepted = [str(item["taskUUID"]) for item in response.data if item.get("taskUUID")]
@@ -192,8 +193,22 @@ def summarize_submission(response: ApiResponse) -> SubmitResult:
         if error.code == CONFLICT_CODE and error.task_uuid:
             result.already_submitted.append(error.task_uuid)
         else:
-            result.errors.append(error)
+            result.errors.append(_with_migration_hint(error, tasks))
     return result
+
+
+def _with_migration_hint(error: ApiErrorItem, tasks: Sequence[Mapping[str, Any]]) -> ApiErrorItem:
+    """A retired model's error says which model to move to, whatever Runware's message says."""
+    if error.code not in DEACTIVATED_CODES:
+        return error
+    models = {
+        str(t.get("model")) for t in tasks if not error.task_uuid or t.get("taskUUID") == error.task_uuid
+    }
+    replacements = {m: get_model_spec(m).lifecycle.replacement for m in models}
+    hints = [f"{model} is no longer served: migrate to {new}" for model, new in replacements.items() if new]
+    if not hints:
+        return error
+    return error.model_copy(update={"message": f"{error.message} ({'; '.join(hints)})"})
 
 
 class RunwareHook(BaseHook):
@@ -303,7 +318,8 @@ class RunwareHook(BaseHook):
         """Submit tasks in as few POSTs as possible; reused taskUUIDs count as already submitted."""
         result = SubmitResult()
         for start in range(0, len(tasks), MAX_TASKS_PER_REQUEST):
-            part = summarize_submission(self.post(tasks[start : start + MAX_TASKS_PER_REQUEST]))
+            batch = tasks[start : start + MAX_TASKS_PER_REQUEST]
+            part = summarize_submission(self.post(batch), batch)
             result.accepted += part.accepted
             result.already_submitted += part.already_submitted
             result.errors += part.errors

@@ -7,7 +7,7 @@ from typing import Any
 
 from airflow.sdk import DAG
 
-from airflow_provider_runware.operators.runware import RunwareImageInferenceOperator
+from airflow_provider_runware.operators.runware import LEDGER_KEY, RunwareImageInferenceOperator
 from airflow_provider_runware.sensors.runware import RunwareTaskSensor
 
 COMMON: dict[str, Any] = {
@@ -44,6 +44,15 @@ class CrashWhileWaitingOperator(RunwareImageInferenceOperator):
         if context["ti"].try_number == 1:
             raise RuntimeError("simulated worker crash while waiting")
         super().poll_until_complete(external_id, context)
+
+
+class ForgetfulCrashOperator(CrashAfterSubmitOperator):
+    """Crashes after submit, and its retry finds task_state_store emptied (as if it had been wiped)."""
+
+    def _submit(self, context: Any) -> Any:
+        if context["ti"].try_number == 2:
+            context["task_state_store"].set(LEDGER_KEY, {})
+        return super()._submit(context)
 
 
 def scenario(dag_id: str, params: dict[str, Any] | None = None, **dag_kwargs: Any) -> DAG:
@@ -152,4 +161,9 @@ with scenario("runware_upload_urls_outlive_s3", params={"output_location": "", "
         output_location="{{ params.output_location }}",
         storage_conn_id="{{ params.storage_conn_id }}",
         **{**COMMON, "timeout": 8 * 24 * 3600},
+    )
+
+with scenario("runware_crash_with_wiped_state", default_args=RETRY_NOW):
+    ForgetfulCrashOperator(
+        task_id="generate", positive_prompt="a mug", number_results=2, deferrable=True, **COMMON
     )

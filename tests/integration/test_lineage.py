@@ -18,11 +18,12 @@ def airflow_db() -> None:
     migrate_database()
 
 
-def test_campaign_images_trigger_the_consumer_dag(
+def test_campaign_images_land_in_s3_and_trigger_the_consumer_dag(
     airflow_db: None,
     runware: EmulatorHandle,
     s3_bucket: str,
     aws_conn: str,
+    s3_client: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
@@ -43,6 +44,12 @@ def test_campaign_images_trigger_the_consumer_dag(
     images = [image for mapped in campaign.xcom("generate_images") for image in mapped]
     stored = {image["storage_uri"] for image in images}
     assert len(stored) == 6
+    listing = {obj["Key"]: obj["Size"] for obj in s3_client.list_objects_v2(Bucket=s3_bucket)["Contents"]}
+    assert set(listing) == {uri.removeprefix(f"s3://{s3_bucket}/") for uri in stored} | {
+        "campaigns/manifest.json"
+    }
+    for image in images:
+        assert listing[image["storage_uri"].removeprefix(f"s3://{s3_bucket}/")] == image["bytes"] > 0
 
     with create_session() as session:
         events = (

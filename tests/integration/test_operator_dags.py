@@ -74,6 +74,25 @@ def test_crash_after_submit_never_pays_twice(airflow: EmulatorHandle, mode: str)
     assert len(only_result(outcome)) == 2
 
 
+def test_without_stored_state_the_derived_uuids_still_prevent_a_second_payment(
+    airflow: EmulatorHandle,
+) -> None:
+    outcome = run_dag(SCENARIOS, "runware_crash_with_wiped_state")
+    assert outcome.state == "success"
+    assert outcome.tasks["generate"] == ("success", 2)
+    answers = Counter(
+        (entry["taskUUID"], entry["status"]) for entry in airflow.tasks_of_type("imageInference")
+    )
+    uuids = {task_uuid for task_uuid, _ in answers}
+    assert len(uuids) == 2, "the retry derived the very same taskUUIDs"
+    assert all(answers[(task_uuid, 200)] == 1 for task_uuid in uuids)
+    assert all(answers[(task_uuid, 400)] == 1 for task_uuid in uuids), (
+        "resubmission answered conflictTaskUUID"
+    )
+    assert generations(airflow) == 2, "Runware generated (and billed) each image once"
+    assert len(only_result(outcome)) == 2
+
+
 def test_crash_between_storing_uuids_and_post_submits_once(airflow: EmulatorHandle) -> None:
     outcome = run_dag(SCENARIOS, "runware_crash_before_post")
     assert outcome.state == "success"
