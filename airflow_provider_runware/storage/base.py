@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -127,6 +128,87 @@ class OutputLocation(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.display_uri!r})"
+
+
+class BucketOutputLocation(OutputLocation):
+    """``scheme://bucket/prefix/`` stores (S3, GCS): one bucket, a key prefix, one Airflow connection.
+
+    Subclasses say how to sign a PUT and how big an object is; parsing, naming, the checks every
+    bucket store needs and the verification rule (present and non-empty) live here once.
+    """
+
+    default_conn_id: ClassVar[str]
+    bucket_pattern: ClassVar[re.Pattern[str]]
+    bucket_rule: ClassVar[str]
+    connection_kind: ClassVar[str]
+
+    def __init__(self, bucket: str, prefix: str, conn_id: str | None = None) -> None:
+        self.bucket = bucket
+        self.prefix = normalize_prefix(prefix)
+        self.conn_id_given = conn_id is not None
+        self.conn_id = conn_id or self.default_conn_id
+
+    @classmethod
+    def from_uri(cls, output_location: str, storage_conn_id: str | None) -> BucketOutputLocation:
+        # Split by hand: urlsplit would treat "?" and "#" (legal in object keys) as URL syntax.
+        bucket, _, prefix = output_location.split("://", 1)[1].partition("/")
+        return cls(bucket, prefix, storage_conn_id)
+
+    @property
+    def display_uri(self) -> str:
+        return f"{self.scheme}://{self.bucket}/{self.prefix}"
+
+    def uri_for(self, object_name: str) -> str:
+        return f"{self.scheme}://{self.bucket}/{join_key(self.prefix, object_name)}"
+
+    def object_key(self, target: UploadTarget) -> str:
+        """The key of ``target`` inside this bucket (refuses a uri of another location)."""
+        head = f"{self.scheme}://"
+        bucket, _, key = target.uri.removeprefix(head).partition("/")
+        if not target.uri.startswith(head) or bucket != self.bucket or not key:
+            raise ValueError(f"{target.uri!r} is not an object of {self.display_uri!r}")
+        return key
+
+    def verify(self, target: UploadTarget) -> int:
+        size = self.object_size(self.object_key(target), target.uri)
+        if size is None:
+            raise RunwareUploadError(
+                f"Upload missing: {target.uri} does not exist although Runware reported the image done"
+            )
+        if size <= 0:
+            raise RunwareUploadError(f"Upload empty: {target.uri} exists but has 0 bytes")
+        return size
+
+    @abstractmethod
+    def object_size(self, key: str, uri: str) -> int | None:
+        """Size of the stored object, ``None`` when absent; a failed check raises RunwareUploadError."""
+
+    def check_bucket_name(self) -> None:
+        if not self.bucket:
+            raise RunwareValidationError(
+                f"output_location {self.display_uri!r} has no bucket name: expected "
+                f"{self.scheme}://bucket/prefix/ (the bucket goes right after {self.scheme}://)",
+                parameter="output_location",
+            )
+        if not self.bucket_pattern.fullmatch(self.bucket):
+            raise RunwareValidationError(
+                f"output_location {self.display_uri!r}: {self.bucket!r} is not a valid bucket name "
+                f"({self.bucket_rule})",
+                parameter="output_location",
+            )
+
+    def check_connection_exists(self) -> None:
+        from airflow.sdk import BaseHook
+        from airflow.sdk.exceptions import AirflowNotFoundException
+
+        try:
+            BaseHook.get_connection(self.conn_id)
+        except AirflowNotFoundException as err:
+            raise RunwareValidationError(
+                f"storage_conn_id {self.conn_id!r} does not exist: create a {self.connection_kind} "
+                f"connection with that id (needed to sign uploads to {self.display_uri})",
+                parameter="storage_conn_id",
+            ) from err
 
 
 # -- helpers shared by the location types --------------------------------------------------------

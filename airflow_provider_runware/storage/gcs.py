@@ -31,11 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_runware.exceptions import RunwareUploadError, RunwareValidationError
 from airflow_provider_runware.storage.base import (
-    OutputLocation,
+    BucketOutputLocation,
     UploadTarget,
     expiry_seconds,
     join_key,
-    normalize_prefix,
     register_secret_url,
 )
 
@@ -58,32 +57,24 @@ CANNOT_SIGN_HINT = (
 )
 
 
-class GcsOutputLocation(OutputLocation):
+class GcsOutputLocation(BucketOutputLocation):
     """``gs://bucket/prefix/`` (``gcs://`` is accepted too) through the google provider's :class:`GCSHook`."""
 
     scheme = "gs"
     max_expiry = GCS_MAX_EXPIRY
-
-    def __init__(self, bucket: str, prefix: str, gcp_conn_id: str | None = None) -> None:
-        self.bucket = bucket
-        self.prefix = normalize_prefix(prefix)
-        self.gcp_conn_id = gcp_conn_id or DEFAULT_GCP_CONN_ID
-
-    @classmethod
-    def from_uri(cls, output_location: str, storage_conn_id: str | None) -> GcsOutputLocation:
-        # Split by hand: urlsplit would treat "?" and "#" (legal in object names) as URL syntax.
-        bucket, _, prefix = output_location.split("://", 1)[1].partition("/")
-        return cls(bucket=bucket, prefix=prefix, gcp_conn_id=storage_conn_id)
-
-    @property
-    def display_uri(self) -> str:
-        return f"gs://{self.bucket}/{self.prefix}"
+    default_conn_id = DEFAULT_GCP_CONN_ID
+    bucket_pattern = GCS_BUCKET_PATTERN
+    bucket_rule = (
+        "3 to 222 characters: lowercase letters, digits, '-', '_' and '.', starting and ending with a "
+        "letter or digit"
+    )
+    connection_kind = "Google Cloud"
 
     @cached_property
     def hook(self) -> GCSHook:
         from airflow.providers.google.cloud.hooks.gcs import GCSHook
 
-        return GCSHook(gcp_conn_id=self.gcp_conn_id)
+        return GCSHook(gcp_conn_id=self.conn_id)
 
     @cached_property
     def emulator_host(self) -> str | None:
@@ -129,39 +120,10 @@ class GcsOutputLocation(OutputLocation):
     # -- validate ---------------------------------------------------------------------------------
 
     def validate(self) -> None:
-        self._validate_bucket()
-        self._validate_connection()
+        self.check_bucket_name()
+        self.check_connection_exists()  # GCSHook needs it to exist, even google_cloud_default
         self._validate_credentials()
         self._validate_bucket_exists()
-
-    def _validate_bucket(self) -> None:
-        if not self.bucket:
-            raise RunwareValidationError(
-                f"output_location {self.display_uri!r} has no bucket name: "
-                "expected gs://bucket/prefix/ (the bucket goes right after gs://)",
-                parameter="output_location",
-            )
-        if not GCS_BUCKET_PATTERN.fullmatch(self.bucket):
-            raise RunwareValidationError(
-                f"output_location {self.display_uri!r}: {self.bucket!r} is not a valid bucket name "
-                "(3 to 222 characters: lowercase letters, digits, '-', '_' and '.', starting and ending "
-                "with a letter or digit)",
-                parameter="output_location",
-            )
-
-    def _validate_connection(self) -> None:
-        """GCSHook needs its connection to exist, even ``google_cloud_default`` (unlike S3Hook)."""
-        from airflow.sdk import BaseHook
-        from airflow.sdk.exceptions import AirflowNotFoundException
-
-        try:
-            BaseHook.get_connection(self.gcp_conn_id)
-        except AirflowNotFoundException as err:
-            raise RunwareValidationError(
-                f"storage_conn_id {self.gcp_conn_id!r} does not exist: create a Google Cloud connection "
-                f"with that id (needed to sign uploads to {self.display_uri})",
-                parameter="storage_conn_id",
-            ) from err
 
     def _validate_credentials(self) -> None:
         """Load the credentials and make sure they can sign; no network call for a key file."""
@@ -174,13 +136,13 @@ class GcsOutputLocation(OutputLocation):
         # for a key it cannot parse, OSError for a key_path it cannot read.
         except (AirflowException, GoogleAuthError, ValueError, TypeError, OSError) as err:
             raise RunwareValidationError(
-                f"storage_conn_id {self.gcp_conn_id!r}: could not load Google credentials "
+                f"storage_conn_id {self.conn_id!r}: could not load Google credentials "
                 f"({type(err).__name__}: {err})",
                 parameter="storage_conn_id",
             ) from err
         if signing_mode(credentials) is None:
             raise RunwareValidationError(
-                f"storage_conn_id {self.gcp_conn_id!r} gives {type(credentials).__module__}."
+                f"storage_conn_id {self.conn_id!r} gives {type(credentials).__module__}."
                 f"{type(credentials).__name__}, which cannot sign URLs for {self.display_uri}. "
                 f"{CANNOT_SIGN_HINT}",
                 parameter="storage_conn_id",
@@ -206,14 +168,11 @@ class GcsOutputLocation(OutputLocation):
         if not exists:
             raise RunwareValidationError(
                 f"output_location {self.display_uri!r}: bucket {self.bucket!r} does not exist "
-                f"(as seen through connection {self.gcp_conn_id!r})",
+                f"(as seen through connection {self.conn_id!r})",
                 parameter="output_location",
             )
 
     # -- sign -------------------------------------------------------------------------------------
-
-    def uri_for(self, object_name: str) -> str:
-        return f"gs://{self.bucket}/{join_key(self.prefix, object_name)}"
 
     def target_for(self, object_name: str, expires_in: timedelta) -> UploadTarget:
         name = join_key(self.prefix, object_name)
@@ -262,38 +221,21 @@ class GcsOutputLocation(OutputLocation):
                 "access_token": credentials.token,
             }
         raise RunwareValidationError(
-            f"storage_conn_id {self.gcp_conn_id!r} cannot sign {uri}. {CANNOT_SIGN_HINT}",
+            f"storage_conn_id {self.conn_id!r} cannot sign {uri}. {CANNOT_SIGN_HINT}",
             parameter="storage_conn_id",
         )
 
     # -- verify -----------------------------------------------------------------------------------
 
-    def verify(self, target: UploadTarget) -> int:
-        name = self._name_of(target)
-        blob = self._get_blob(name, target.uri)
-        if blob is None:
-            raise RunwareUploadError(
-                f"Upload missing: {target.uri} does not exist although Runware reported the image done"
-            )
-        size = int(blob.size or 0)
-        if size <= 0:
-            raise RunwareUploadError(f"Upload empty: {target.uri} exists but has 0 bytes")
-        return size
-
-    def _name_of(self, target: UploadTarget) -> str:
-        bucket, _, name = target.uri.removeprefix("gs://").partition("/")
-        if not target.uri.startswith("gs://") or bucket != self.bucket or not name:
-            raise ValueError(f"{target.uri!r} is not an object of {self.display_uri!r}")
-        return name
-
-    def _get_blob(self, name: str, uri: str) -> Any:
-        """The object's metadata; ``None`` when absent. Denied or failing checks are upload errors too."""
+    def object_size(self, key: str, uri: str) -> int | None:
+        """The object's size from its metadata; ``None`` when absent. Failing checks are upload errors."""
         from google.api_core.exceptions import GoogleAPIError
         from google.auth.exceptions import GoogleAuthError
         from requests import RequestException
 
         try:
-            return self.client.bucket(self.bucket).get_blob(name, timeout=30)
+            blob = self.client.bucket(self.bucket).get_blob(key, timeout=30)
+            return None if blob is None else int(blob.size or 0)
         except (GoogleAPIError, GoogleAuthError, RequestException) as err:
             raise RunwareUploadError(f"Could not check upload {uri}: {type(err).__name__}: {err}") from err
 

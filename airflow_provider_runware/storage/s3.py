@@ -10,11 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_runware.exceptions import RunwareUploadError, RunwareValidationError
 from airflow_provider_runware.storage.base import (
-    OutputLocation,
+    BucketOutputLocation,
     UploadTarget,
     expiry_seconds,
     join_key,
-    normalize_prefix,
     register_secret_url,
 )
 
@@ -29,7 +28,7 @@ S3_MAX_EXPIRY = timedelta(days=7)
 S3_BUCKET_PATTERN = re.compile(r"[A-Za-z0-9._-]{3,255}")
 
 
-class S3OutputLocation(OutputLocation):
+class S3OutputLocation(BucketOutputLocation):
     """``s3://bucket/prefix/`` through the amazon provider's :class:`S3Hook`.
 
     URLs are always SigV4 (boto3 otherwise presigns SigV2, which newer regions reject) and sign only the
@@ -39,66 +38,29 @@ class S3OutputLocation(OutputLocation):
 
     scheme = "s3"
     max_expiry = S3_MAX_EXPIRY
-
-    def __init__(self, bucket: str, prefix: str, aws_conn_id: str | None = None) -> None:
-        self.bucket = bucket
-        self.prefix = normalize_prefix(prefix)
-        self.conn_id_given = aws_conn_id is not None
-        self.aws_conn_id = aws_conn_id or DEFAULT_AWS_CONN_ID
-
-    @classmethod
-    def from_uri(cls, output_location: str, storage_conn_id: str | None) -> S3OutputLocation:
-        # Split by hand: urlsplit would treat "?" and "#" (legal in S3 keys) as URL syntax.
-        bucket, _, prefix = output_location.split("://", 1)[1].partition("/")
-        return cls(bucket=bucket, prefix=prefix, aws_conn_id=storage_conn_id)
-
-    @property
-    def display_uri(self) -> str:
-        return f"s3://{self.bucket}/{self.prefix}"
+    default_conn_id = DEFAULT_AWS_CONN_ID
+    bucket_pattern = S3_BUCKET_PATTERN
+    bucket_rule = "3 to 255 characters: ASCII letters, digits, '.', '-' and '_'"
+    connection_kind = "Amazon Web Services"
 
     @cached_property
     def hook(self) -> S3Hook:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-        return S3Hook(aws_conn_id=self.aws_conn_id)
+        return S3Hook(aws_conn_id=self.conn_id)
 
     # -- validate ---------------------------------------------------------------------------------
 
     def validate(self) -> None:
-        self._validate_bucket()
+        self.check_bucket_name()
         self._validate_connection()
         self._validate_credentials()
         self._validate_bucket_exists()
 
-    def _validate_bucket(self) -> None:
-        if not self.bucket:
-            raise RunwareValidationError(
-                f"output_location {self.display_uri!r} has no bucket name: "
-                "expected s3://bucket/prefix/ (the bucket goes right after s3://)",
-                parameter="output_location",
-            )
-        if not S3_BUCKET_PATTERN.fullmatch(self.bucket):
-            raise RunwareValidationError(
-                f"output_location {self.display_uri!r}: {self.bucket!r} is not a valid bucket name "
-                "(3 to 255 characters: ASCII letters, digits, '.', '-' and '_')",
-                parameter="output_location",
-            )
-
     def _validate_connection(self) -> None:
         """A named connection must exist; a missing ``aws_default`` means boto3's default credential chain."""
-        if not self.conn_id_given:
-            return
-        from airflow.sdk import BaseHook
-        from airflow.sdk.exceptions import AirflowNotFoundException
-
-        try:
-            BaseHook.get_connection(self.aws_conn_id)
-        except AirflowNotFoundException as err:
-            raise RunwareValidationError(
-                f"storage_conn_id {self.aws_conn_id!r} does not exist: create an Amazon Web Services "
-                f"connection with that id (needed to presign uploads to {self.display_uri})",
-                parameter="storage_conn_id",
-            ) from err
+        if self.conn_id_given:
+            self.check_connection_exists()
 
     def _validate_credentials(self) -> None:
         """Presigning needs credentials; finding none now beats a failure after images were paid for."""
@@ -108,12 +70,12 @@ class S3OutputLocation(OutputLocation):
             credentials = self.hook.get_session(region_name=self.hook.region_name).get_credentials()
         except BotoCoreError as err:
             raise RunwareValidationError(
-                f"storage_conn_id {self.aws_conn_id!r}: could not load AWS credentials ({err})",
+                f"storage_conn_id {self.conn_id!r}: could not load AWS credentials ({err})",
                 parameter="storage_conn_id",
             ) from err
         if credentials is None:
             raise RunwareValidationError(
-                f"storage_conn_id {self.aws_conn_id!r} gives no AWS credentials (no access key in the "
+                f"storage_conn_id {self.conn_id!r} gives no AWS credentials (no access key in the "
                 "connection, and none in the environment, profile or instance role); presigning "
                 f"uploads to {self.display_uri} needs them",
                 parameter="storage_conn_id",
@@ -134,7 +96,7 @@ class S3OutputLocation(OutputLocation):
             if code in ("404", "NoSuchBucket", "NotFound"):
                 raise RunwareValidationError(
                     f"output_location {self.display_uri!r}: bucket {self.bucket!r} does not exist "
-                    f"(as seen through connection {self.aws_conn_id!r})",
+                    f"(as seen through connection {self.conn_id!r})",
                     parameter="output_location",
                 ) from err
             log.info("Could not confirm that bucket %r exists (%s); continuing", self.bucket, code)
@@ -142,9 +104,6 @@ class S3OutputLocation(OutputLocation):
             log.warning("Could not confirm that bucket %r exists (%s); continuing", self.bucket, err)
 
     # -- presign ----------------------------------------------------------------------------------
-
-    def uri_for(self, object_name: str) -> str:
-        return f"s3://{self.bucket}/{join_key(self.prefix, object_name)}"
 
     def target_for(self, object_name: str, expires_in: timedelta) -> UploadTarget:
         key = join_key(self.prefix, object_name)
@@ -183,7 +142,7 @@ class S3OutputLocation(OutputLocation):
             log.warning(
                 "Connection %r sets no region and the region of bucket %r could not be read (%s); "
                 "presigning with boto3's default region",
-                self.aws_conn_id,
+                self.conn_id,
                 self.bucket,
                 err,
             )
@@ -202,7 +161,7 @@ class S3OutputLocation(OutputLocation):
             )
         except NoCredentialsError as err:
             raise RunwareValidationError(
-                f"storage_conn_id {self.aws_conn_id!r} gives no AWS credentials to presign {uri}",
+                f"storage_conn_id {self.conn_id!r} gives no AWS credentials to presign {uri}",
                 parameter="storage_conn_id",
             ) from err
         except (BotoCoreError, ClientError) as err:
@@ -213,30 +172,13 @@ class S3OutputLocation(OutputLocation):
 
     # -- verify -----------------------------------------------------------------------------------
 
-    def verify(self, target: UploadTarget) -> int:
-        key = self._key_of(target)
-        head = self._head(key, target.uri)
-        if head is None:
-            raise RunwareUploadError(
-                f"Upload missing: {target.uri} does not exist although Runware reported the image done"
-            )
-        size = int(head.get("ContentLength") or 0)
-        if size <= 0:
-            raise RunwareUploadError(f"Upload empty: {target.uri} exists but has 0 bytes")
-        return size
-
-    def _key_of(self, target: UploadTarget) -> str:
-        bucket, _, key = target.uri.removeprefix("s3://").partition("/")
-        if not target.uri.startswith("s3://") or bucket != self.bucket or not key:
-            raise ValueError(f"{target.uri!r} is not an object of {self.display_uri!r}")
-        return key
-
-    def _head(self, key: str, uri: str) -> dict[str, Any] | None:
+    def object_size(self, key: str, uri: str) -> int | None:
         """HEAD the object; ``None`` when absent. Denied or failing checks are upload errors too."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            return self.hook.head_object(key=key, bucket_name=self.bucket)
+            head = self.hook.head_object(key=key, bucket_name=self.bucket)
+            return None if head is None else int(head.get("ContentLength") or 0)
         except ClientError as err:
             error = err.response.get("Error", {})
             raise RunwareUploadError(

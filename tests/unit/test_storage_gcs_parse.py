@@ -41,7 +41,7 @@ def test_gs_uris_become_gcs_locations(
 ) -> None:
     location = gcs(value, conn_id)
 
-    assert (location.bucket, location.prefix, location.gcp_conn_id) == (bucket, prefix, expected_conn)
+    assert (location.bucket, location.prefix, location.conn_id) == (bucket, prefix, expected_conn)
     assert location.scheme == "gs"
     assert location.supports_many
     assert location.max_expiry == timedelta(days=7)
@@ -81,7 +81,7 @@ def test_invalid_bucket_names_are_refused(bucket: str) -> None:
 
 @pytest.mark.parametrize("bucket", ["abc", "my_bucket-1", "assets.example.com", "a" * 63])
 def test_valid_bucket_names_pass_the_name_check(bucket: str) -> None:
-    gcs(f"gs://{bucket}/out/")._validate_bucket()
+    gcs(f"gs://{bucket}/out/").check_bucket_name()
 
 
 @pytest.mark.parametrize(

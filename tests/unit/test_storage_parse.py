@@ -39,7 +39,7 @@ def test_s3_uris_become_s3_locations(
     location = parse_output_location(value, conn_id)
 
     assert isinstance(location, S3OutputLocation)
-    assert (location.bucket, location.prefix, location.aws_conn_id) == (bucket, prefix, expected_conn)
+    assert (location.bucket, location.prefix, location.conn_id) == (bucket, prefix, expected_conn)
     assert location.scheme == "s3"
     assert location.supports_many
     assert location.max_expiry == timedelta(days=7)
