@@ -7,21 +7,19 @@ tests exercise the real HTTP server (uvicorn, sockets, dropped connections), not
 from __future__ import annotations
 
 import contextlib
-import socket
-import subprocess
+import json
 import sys
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+from servers import serving
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EMULATOR_API_KEY = "test-runware-key"
-STARTUP_TIMEOUT = 30.0
 _UNSET: Any = object()
 
 
@@ -36,6 +34,18 @@ class EmulatorHandle:
     def base_url(self) -> str:
         """The Runware API URL (what goes into a connection's host field)."""
         return f"{self.root_url}/v1"
+
+    def connection(self, api_key: str | None = None, **extra: Any) -> str:
+        """A ``runware`` Airflow connection to the emulator, as JSON for ``AIRFLOW_CONN_*``: this handle's
+        key unless another is given, and ``extra`` (if any) as the connection's extra."""
+        connection: dict[str, Any] = {
+            "conn_type": "runware",
+            "password": self.api_key if api_key is None else api_key,
+            "host": self.base_url,
+        }
+        if extra:
+            connection["extra"] = extra
+        return json.dumps(connection)
 
     def _control(self, method: str, path: str, **kwargs: Any) -> Any:
         with httpx.Client(trust_env=False, timeout=10.0) as client:
@@ -81,43 +91,19 @@ class EmulatorHandle:
             return client.post(self.base_url, json=tasks, headers=headers)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_until_answering(process: subprocess.Popen[bytes], handle: EmulatorHandle, output: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"emulator exited with {process.returncode}:\n{output.read_text()}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{handle.root_url}/_emulator/health", timeout=1.0, trust_env=False).is_success:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"emulator did not answer within {STARTUP_TIMEOUT}s:\n{output.read_text()}")
-
-
 @contextlib.contextmanager
 def running_emulator(api_key: str = EMULATOR_API_KEY, *extra_args: str) -> Iterator[EmulatorHandle]:
     """Start ``python -m airflow_provider_runware.emulator`` on a free loopback port; stop it after."""
-    port = free_port()
     command = [sys.executable, "-m", "airflow_provider_runware.emulator", "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--api-key", api_key, *extra_args]
-    with tempfile.TemporaryDirectory(prefix="runware-emulator-") as tmp:
-        output = Path(tmp) / "emulator.log"
-        with output.open("wb") as sink:
-            process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=sink, stderr=subprocess.STDOUT)
-        handle = EmulatorHandle(root_url=f"http://127.0.0.1:{port}", api_key=api_key)
-        try:
-            _wait_until_answering(process, handle, output)
-            yield handle
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with (
+        tempfile.TemporaryDirectory(prefix="runware-emulator-") as tmp,
+        serving(
+            "emulator",
+            lambda port: [*command, "--port", str(port), "--api-key", api_key, *extra_args],
+            Path(tmp) / "emulator.log",
+            health="/_emulator/health",
+            cwd=REPO_ROOT,
+            interval=0.05,
+        ) as root_url,
+    ):
+        yield EmulatorHandle(root_url=root_url, api_key=api_key)

@@ -69,15 +69,17 @@ class RunwareTaskTrigger(BaseTrigger):
         delays = poll_delays(self.poll_interval)
         try:
             while True:
+                # Wait before each poll, the first included: the operator has just polled before
+                # deferring, and resuming a task within moments of its deferral races Airflow's own
+                # bookkeeping of the deferred try.
+                await asyncio.sleep(max(0.0, min(next(delays), self.end_time - time.time())))
                 await hook.apoll(state)
                 if state.done:
                     yield TriggerEvent(self._event_for(state))
                     return
-                remaining = self.end_time - time.time()
-                if remaining <= 0:
+                if time.time() >= self.end_time:
                     yield TriggerEvent(self._event_for(state, timed_out=True))
                     return
-                await asyncio.sleep(min(next(delays), remaining))
         except RunwareError as error:
             yield TriggerEvent(
                 {

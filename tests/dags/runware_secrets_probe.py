@@ -6,6 +6,8 @@ through deferral (trigger), a successful task and a failing one (exception text)
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from airflow.sdk import DAG
 
 from airflow_provider_runware.operators.runware import RunwareImageInferenceOperator
@@ -15,6 +17,9 @@ with DAG(
     schedule=None,
     catchup=False,
     params={"output_location": "", "storage_conn_id": "", "webhook_url": ""},
+    # A retry absorbs Airflow's own deferral race (apache/airflow#72716) without paying twice; the
+    # upload failure is fatal by design and is not retried.
+    default_args={"retries": 1, "retry_delay": timedelta(seconds=0)},
 ):
     common = {
         "model": "openai:2@2",

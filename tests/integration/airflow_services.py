@@ -10,7 +10,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+from servers import Spawned, free_port, start, stop, wait_until
 
 COMPONENTS = {
     "api-server": ["api-server", "-H", "127.0.0.1", "-p", "{port}"],
@@ -30,17 +29,11 @@ COMPONENTS = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class AirflowServices:
     home: Path
     env: dict[str, str]
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    processes: list[Spawned] = field(default_factory=list)
 
     @property
     def database(self) -> Path:
@@ -103,7 +96,7 @@ def airflow_services(
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__CORE__PARALLELISM": "2",
+        "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
         "AIRFLOW__API_AUTH__JWT_SECRET": "e2e-jwt-secret-0123456789abcdef0123",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "2",
@@ -115,34 +108,17 @@ def airflow_services(
     try:
         for name, command in COMPONENTS.items():
             args = [part.format(port=port) for part in command]
-            log = (home / f"{name}.console.log").open("wb")
-            services.processes[name] = subprocess.Popen(
-                [sys.executable, "-m", "airflow", *args],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+            services.processes.append(
+                start(
+                    f"airflow {name}",
+                    [sys.executable, "-m", "airflow", *args],
+                    home / f"{name}.console.log",
+                    env=env,
+                )
             )
-        _wait_healthy(f"http://127.0.0.1:{port}/api/v2/monitor/health", services)
+        wait_until(
+            f"http://127.0.0.1:{port}/api/v2/monitor/health", *services.processes, timeout=90.0, interval=0.5
+        )
         yield services
     finally:
-        for process in services.processes.values():
-            process.terminate()
-        for process in services.processes.values():
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-def _wait_healthy(url: str, services: AirflowServices, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for name, process in services.processes.items():
-            if process.poll() is not None:
-                raise AssertionError(f"airflow {name} exited early; see {services.home}/{name}.console.log")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        time.sleep(0.5)
-    raise AssertionError(f"Airflow services not healthy within {timeout:.0f}s")
+        stop(*services.processes, timeout=20)

@@ -13,21 +13,17 @@ Import the fixtures explicitly: ``from azure_fixtures import azurite_fixture as 
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from servers import serving
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AZURITE_BIN = REPO_ROOT / ".azurite" / "node_modules" / ".bin" / "azurite-blob"
-AZURITE_START_TIMEOUT = 30.0
 # The well-known development account every Azure SDK and Azurite ship (not a secret).
 AZURITE_ACCOUNT = "devstoreaccount1"
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
@@ -38,12 +34,12 @@ WASB_TEST_CONN_ID = "wasb_runware_test"
 class Azurite:
     """A running Azurite blob service; ``blob_endpoint`` is the account URL (path-style, as Azurite wants)."""
 
-    port: int
+    root_url: str
     log_path: Path
 
     @property
     def blob_endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}/{AZURITE_ACCOUNT}"
+        return f"{self.root_url}/{AZURITE_ACCOUNT}"
 
     def connection(self, account_key: str = AZURITE_KEY) -> dict[str, Any]:
         """An Airflow wasb connection (account name + key, endpoint in host) as a JSON-able dict."""
@@ -59,37 +55,6 @@ class Azurite:
         return f"wasbs://{container}@{AZURITE_ACCOUNT}.blob.core.windows.net/{prefix}"
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_until_up(process: subprocess.Popen[bytes], server: Azurite) -> None:
-    """Any HTTP answer means it is listening (an unsigned request gets 4xx)."""
-    deadline = time.monotonic() + AZURITE_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"Azurite exited with {process.returncode}: {server.log_path.read_text()}")
-        try:
-            httpx.get(f"{server.blob_endpoint}?comp=list", timeout=1.0, trust_env=False)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError(
-        f"Azurite not answering after {AZURITE_START_TIMEOUT} s: {server.log_path.read_text()}"
-    )
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
 @pytest.fixture(scope="session", name="azurite")
 def azurite_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
     """``azurite-blob`` on a free loopback port, in memory, once per session."""
@@ -99,25 +64,25 @@ def azurite_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurit
             "which installs it (npm install --prefix .azurite azurite@3.35.0)",
             pytrace=False,
         )
-    server = Azurite(port=_free_port(), log_path=tmp_path_factory.mktemp("azurite") / "azurite.log")
+    log_path = tmp_path_factory.mktemp("azurite") / "azurite.log"
     command = [
         str(AZURITE_BIN),
-        *("--blobHost", "127.0.0.1", "--blobPort", str(server.port)),
+        *("--blobHost", "127.0.0.1"),
         "--inMemoryPersistence",
         "--disableTelemetry",
         # azure-storage-blob speaks a newer API version than Azurite 3.35 knows.
         "--skipApiVersionCheck",
         "--silent",
     ]
-    with server.log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            command, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO_ROOT
-        )
-    try:
-        _wait_until_up(process, server)
-        yield server
-    finally:
-        _stop(process)
+    with serving(
+        "Azurite",
+        lambda port: [*command, "--blobPort", str(port)],
+        log_path,
+        health=f"/{AZURITE_ACCOUNT}?comp=list",
+        ready=lambda _: True,  # any HTTP answer means it is listening (an unsigned request gets 4xx)
+        cwd=REPO_ROOT,
+    ) as url:
+        yield Azurite(root_url=url, log_path=log_path)
 
 
 @pytest.fixture(scope="session", name="blob_service")

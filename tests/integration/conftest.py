@@ -1,26 +1,42 @@
 """Local object stores for integration tests: one moto S3 server per session, a fresh bucket per test.
 
 moto listens on 127.0.0.1 only; nothing here talks to a real cloud. moto does not check signatures, so
-tests that care about a signature verify it themselves.
+tests that care about a signature verify it themselves (the verifying fronts of ``signature_fronts``,
+whose fixtures are registered here with the GCS ones of ``gcs_fixtures``; pytest starts a server only
+for the tests that ask for it). Also the Airflow metadata DB and the ``runware_default`` connection.
 """
 
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from airflow_runs import migrate_database
+from emulator_handle import EmulatorHandle
+from gcs_fixtures import _gcs_front_server as _gcs_front_server
+from gcs_fixtures import gcs_bucket as gcs_bucket
+from gcs_fixtures import gcs_client as gcs_client
+from gcs_fixtures import gcs_conn as gcs_conn
+from gcs_fixtures import gcs_conn_wrong_key as gcs_conn_wrong_key
+from gcs_fixtures import gcs_emulator as gcs_emulator
+from gcs_fixtures import gcs_front as gcs_front
+from gcs_fixtures import gcs_key as gcs_key
+from gcs_fixtures import gcs_wrong_key as gcs_wrong_key
+from servers import serving
+from signature_fronts import _s3_front_server as _s3_front_server
+from signature_fronts import aws_front_conn as aws_front_conn
+from signature_fronts import aws_front_conn_wrong_secret as aws_front_conn_wrong_secret
+from signature_fronts import s3_front as s3_front
 
-MOTO_START_TIMEOUT = 30.0
+# Shared assertions: pytest explains their failures only if it rewrites the module (before its import).
+pytest.register_assert_rewrite("storage_checks")
+
 AWS_TEST_CONN_ID = "aws_runware_test"
 AWS_TEST_REGION = "us-east-1"
 AWS_TEST_KEY = "testing"
@@ -34,57 +50,13 @@ class MotoServer:
     log_path: Path
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_until_up(process: subprocess.Popen[bytes], server: MotoServer) -> None:
-    deadline = time.monotonic() + MOTO_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"moto server exited with {process.returncode}: {server.log_path.read_text()}")
-        try:
-            if httpx.get(f"{server.endpoint_url}/moto-api/", timeout=1.0, trust_env=False).is_success:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(
-        f"moto server not answering after {MOTO_START_TIMEOUT} s: {server.log_path.read_text()}"
-    )
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
 @pytest.fixture(scope="session")
 def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
     """Start ``python -m moto.server`` on a free loopback port once per session."""
-    port = _free_port()
-    server = MotoServer(
-        endpoint_url=f"http://127.0.0.1:{port}",
-        log_path=tmp_path_factory.mktemp("moto") / "moto_server.log",
-    )
-    with server.log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        _wait_until_up(process, server)
-        yield server
-    finally:
-        _stop(process)
+    log_path = tmp_path_factory.mktemp("moto") / "moto_server.log"
+    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p"]
+    with serving("moto server", lambda port: [*command, str(port)], log_path, health="/moto-api/") as url:
+        yield MotoServer(endpoint_url=url, log_path=log_path)
 
 
 @pytest.fixture(scope="session")
@@ -120,3 +92,16 @@ def aws_conn(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> str:
     }
     monkeypatch.setenv(f"AIRFLOW_CONN_{AWS_TEST_CONN_ID.upper()}", json.dumps(connection))
     return AWS_TEST_CONN_ID
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """A migrated metadata DB in the session's throwaway AIRFLOW_HOME (see tests/conftest.py), made once."""
+    migrate_database()
+
+
+@pytest.fixture
+def airflow(airflow_db: None, runware: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> EmulatorHandle:
+    """The clean emulator, and Airflow's ``runware_default`` connection pointing at it (for ``run_dag``)."""
+    monkeypatch.setenv("AIRFLOW_CONN_RUNWARE_DEFAULT", runware.connection())
+    return runware

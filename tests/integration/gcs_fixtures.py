@@ -1,7 +1,7 @@
 """GCS for integration tests: one gcp-storage-emulator per session, a fresh bucket per test, a local key.
 
-Import the fixtures a test module needs explicitly (``from gcs_fixtures import gcs_bucket, ...``); they are
-not in a conftest so that only GCS tests pay for the emulator.
+tests/integration/conftest.py registers these fixtures; pytest starts the emulator only for tests that
+use it.
 
 The service-account key is generated here (RSA 2048 via cryptography), never a real one. Its ``token_uri``
 points at a closed loopback port: if anything ever tried to trade it for an OAuth token, the attempt
@@ -12,23 +12,19 @@ the GCS verifying front (``signature_fronts``), which checks them with this key'
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from servers import serving
 from signature_fronts import Goog4RsaChecker, VerifyingFront
 
-GCS_START_TIMEOUT = 30.0
 GCS_TEST_CONN_ID = "gcs_runware_test"
 GCS_TEST_PROJECT = "runware-test-project"
 GCS_TEST_EMAIL = "runware-uploader@runware-test-project.iam.gserviceaccount.com"
@@ -87,56 +83,13 @@ def gcs_connection(key: ServiceAccountKey | None, emulator_host: str | None) -> 
     return json.dumps({"conn_type": "google_cloud_platform", "extra": extra})
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_until_up(process: subprocess.Popen[bytes], emulator: GcsEmulator) -> None:
-    deadline = time.monotonic() + GCS_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"GCS emulator exited with {process.returncode}: {emulator.log_path.read_text()}"
-            )
-        try:
-            if httpx.get(f"{emulator.endpoint_url}/", timeout=1.0, trust_env=False).is_success:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(
-        f"GCS emulator not answering after {GCS_START_TIMEOUT} s: {emulator.log_path.read_text()}"
-    )
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
 @pytest.fixture(scope="session")
 def gcs_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GcsEmulator]:
     """``python -m gcp_storage_emulator start --in-memory`` on a free loopback port, once per session."""
-    port = _free_port()
-    emulator = GcsEmulator(
-        endpoint_url=f"http://127.0.0.1:{port}",
-        log_path=tmp_path_factory.mktemp("gcs") / "gcs_emulator.log",
-    )
-    command = [sys.executable, "-m", "gcp_storage_emulator", "start"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--in-memory"]
-    with emulator.log_path.open("wb") as log_file:
-        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        _wait_until_up(process, emulator)
-        yield emulator
-    finally:
-        _stop(process)
+    log_path = tmp_path_factory.mktemp("gcs") / "gcs_emulator.log"
+    command = [sys.executable, "-m", "gcp_storage_emulator", "start", "--host", "127.0.0.1", "--in-memory"]
+    with serving("GCS emulator", lambda port: [*command, "--port", str(port)], log_path) as url:
+        yield GcsEmulator(endpoint_url=url, log_path=log_path)
 
 
 @pytest.fixture(scope="session")
@@ -174,12 +127,9 @@ def gcs_wrong_key() -> ServiceAccountKey:
 
 @pytest.fixture(scope="session")
 def _gcs_front_server(gcs_emulator: GcsEmulator, gcs_key: ServiceAccountKey) -> Iterator[VerifyingFront]:
-    front = VerifyingFront(gcs_emulator.endpoint_url, Goog4RsaChecker({gcs_key.email: gcs_key.public_key}))
-    front.start()
-    try:
+    checker = Goog4RsaChecker({gcs_key.email: gcs_key.public_key})
+    with VerifyingFront(gcs_emulator.endpoint_url, checker) as front:
         yield front
-    finally:
-        front.stop()
 
 
 @pytest.fixture

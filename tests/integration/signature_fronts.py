@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 from urllib.parse import quote, unquote, urlsplit
 
 import httpx
@@ -147,41 +147,56 @@ class SignatureChecker(Protocol):
     def problem(self, request: SignedRequest, now: datetime) -> str | None: ...
 
 
-# -- S3 SigV4 (query string) --------------------------------------------------------------------------
+# -- the V4 query-string scheme both clouds share ---------------------------------------------------
 
 
-@dataclass
-class SigV4QueryChecker:
-    """Checks ``AWS4-HMAC-SHA256`` presigned URLs against known access keys (id -> secret)."""
+class QueryV4Checker:
+    """S3 SigV4 and GCS V4 alike: ``<prefix>-Algorithm``, ``-Credential`` (``who/date/region/service/
+    terminator``), ``-Date``, ``-Expires``, ``-SignedHeaders`` and ``-Signature`` query parameters, and one
+    canonical request and string-to-sign. Subclasses say who signs and how the signature is checked."""
 
-    secrets: Mapping[str, str]
-    service: str = "s3"
-    signature_param: str = "X-Amz-Signature"
+    prefix: ClassVar[str]
+    algorithm: ClassVar[str]
+    signer: ClassVar[str]
+    signature_param: str
+
+    def scope_tail(self) -> list[str]:
+        raise NotImplementedError
+
+    def knows(self, signer: str) -> bool:
+        raise NotImplementedError
+
+    def signature_matches(
+        self, signer: str, scope_parts: list[str], string_to_sign: str, signature: str
+    ) -> bool:
+        raise NotImplementedError
+
+    def param(self, name: str) -> str:
+        return f"{self.prefix}-{name}"
 
     def problem(self, request: SignedRequest, now: datetime) -> str | None:
         params = request.params
-        required = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires")
-        missing = [name for name in (*required, "X-Amz-SignedHeaders") if name not in params]
+        required = [self.param(name) for name in ("Algorithm", "Credential", "Date", "Expires")]
+        missing = [name for name in (*required, self.param("SignedHeaders")) if name not in params]
         if missing:
             return f"missing {', '.join(missing)}"
-        if params["X-Amz-Algorithm"] != "AWS4-HMAC-SHA256":
-            return f"unsupported algorithm {params['X-Amz-Algorithm']!r}"
-        return _time_problem(params["X-Amz-Date"], params["X-Amz-Expires"], now) or self.signature_problem(
-            request
-        )
+        if params[self.param("Algorithm")] != self.algorithm:
+            return f"unsupported algorithm {params[self.param('Algorithm')]!r}"
+        return _time_problem(
+            params[self.param("Date")], params[self.param("Expires")], now
+        ) or self.signature_problem(request)
 
     def signature_problem(self, request: SignedRequest) -> str | None:
         params = request.params
-        access_key, _, scope = params["X-Amz-Credential"].partition("/")
+        signer, _, scope = params[self.param("Credential")].partition("/")
         scope_parts = scope.split("/")
-        if len(scope_parts) != 4 or scope_parts[2:] != [self.service, "aws4_request"]:
+        if len(scope_parts) != 4 or scope_parts[2:] != self.scope_tail():
             return f"malformed credential scope {scope!r}"
-        if scope_parts[0] != params["X-Amz-Date"][:8]:
-            return "credential date differs from X-Amz-Date"
-        secret = self.secrets.get(access_key)
-        if secret is None:
-            return "unknown access key"
-        headers, problem = canonical_headers(params["X-Amz-SignedHeaders"], request.headers)
+        if scope_parts[0] != params[self.param("Date")][:8]:
+            return f"credential date differs from {self.param('Date')}"
+        if not self.knows(signer):
+            return f"unknown {self.signer}"
+        headers, problem = canonical_headers(params[self.param("SignedHeaders")], request.headers)
         if problem:
             return problem
         canonical_request = "\n".join(
@@ -190,25 +205,52 @@ class SigV4QueryChecker:
                 request.path,
                 canonical_query(request.pairs, self.signature_param),
                 headers,
-                params["X-Amz-SignedHeaders"],
-                request.headers.get("x-amz-content-sha256", UNSIGNED_PAYLOAD),
+                params[self.param("SignedHeaders")],
+                request.headers.get(self.param("Content-Sha256").lower(), UNSIGNED_PAYLOAD),
             ]
         )
         string_to_sign = "\n".join(
             [
-                "AWS4-HMAC-SHA256",
-                params["X-Amz-Date"],
+                self.algorithm,
+                params[self.param("Date")],
                 scope,
                 hashlib.sha256(canonical_request.encode()).hexdigest(),
             ]
         )
-        key = f"AWS4{secret}".encode()
+        signature = params.get(self.signature_param, "")
+        if not self.signature_matches(signer, scope_parts, string_to_sign, signature):
+            return "signature mismatch"
+        return None
+
+
+# -- S3 SigV4 (query string) --------------------------------------------------------------------------
+
+
+@dataclass
+class SigV4QueryChecker(QueryV4Checker):
+    """Checks ``AWS4-HMAC-SHA256`` presigned URLs against known access keys (id -> secret)."""
+
+    prefix: ClassVar[str] = "X-Amz"
+    algorithm: ClassVar[str] = "AWS4-HMAC-SHA256"
+    signer: ClassVar[str] = "access key"
+    secrets: Mapping[str, str]
+    service: str = "s3"
+    signature_param: str = "X-Amz-Signature"
+
+    def scope_tail(self) -> list[str]:
+        return [self.service, "aws4_request"]
+
+    def knows(self, signer: str) -> bool:
+        return signer in self.secrets
+
+    def signature_matches(
+        self, signer: str, scope_parts: list[str], string_to_sign: str, signature: str
+    ) -> bool:
+        key = f"AWS4{self.secrets[signer]}".encode()
         for part in scope_parts:
             key = hmac.new(key, part.encode(), hashlib.sha256).digest()
         expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, params.get(self.signature_param, "")):
-            return "signature mismatch"
-        return None
+        return hmac.compare_digest(expected, signature)
 
 
 def sigv4_query_signature_ok(url: str, method: str, secret_key: str) -> bool:
@@ -222,62 +264,31 @@ def sigv4_query_signature_ok(url: str, method: str, secret_key: str) -> bool:
 
 
 @dataclass
-class Goog4RsaChecker:
+class Goog4RsaChecker(QueryV4Checker):
     """Checks ``GOOG4-RSA-SHA256`` signed URLs against known service accounts (email -> public key)."""
 
+    prefix: ClassVar[str] = "X-Goog"
+    algorithm: ClassVar[str] = "GOOG4-RSA-SHA256"
+    signer: ClassVar[str] = "service account"
     public_keys: Mapping[str, RSAPublicKey]
     signature_param: str = "X-Goog-Signature"
 
-    def problem(self, request: SignedRequest, now: datetime) -> str | None:
-        params = request.params
-        required = ("X-Goog-Algorithm", "X-Goog-Credential", "X-Goog-Date", "X-Goog-Expires")
-        missing = [name for name in (*required, "X-Goog-SignedHeaders") if name not in params]
-        if missing:
-            return f"missing {', '.join(missing)}"
-        if params["X-Goog-Algorithm"] != "GOOG4-RSA-SHA256":
-            return f"unsupported algorithm {params['X-Goog-Algorithm']!r}"
-        return _time_problem(params["X-Goog-Date"], params["X-Goog-Expires"], now) or self.signature_problem(
-            request
-        )
+    def scope_tail(self) -> list[str]:
+        return ["storage", "goog4_request"]
 
-    def signature_problem(self, request: SignedRequest) -> str | None:
-        params = request.params
-        email, _, scope = params["X-Goog-Credential"].partition("/")
-        scope_parts = scope.split("/")
-        if len(scope_parts) != 4 or scope_parts[2:] != ["storage", "goog4_request"]:
-            return f"malformed credential scope {scope!r}"
-        if scope_parts[0] != params["X-Goog-Date"][:8]:
-            return "credential date differs from X-Goog-Date"
-        public_key = self.public_keys.get(email)
-        if public_key is None:
-            return "unknown service account"
-        headers, problem = canonical_headers(params["X-Goog-SignedHeaders"], request.headers)
-        if problem:
-            return problem
-        canonical_request = "\n".join(
-            [
-                request.method,
-                request.path,
-                canonical_query(request.pairs, self.signature_param),
-                headers,
-                params["X-Goog-SignedHeaders"],
-                request.headers.get("x-goog-content-sha256", UNSIGNED_PAYLOAD),
-            ]
-        )
-        string_to_sign = "\n".join(
-            [
-                "GOOG4-RSA-SHA256",
-                params["X-Goog-Date"],
-                scope,
-                hashlib.sha256(canonical_request.encode()).hexdigest(),
-            ]
-        )
+    def knows(self, signer: str) -> bool:
+        return signer in self.public_keys
+
+    def signature_matches(
+        self, signer: str, scope_parts: list[str], string_to_sign: str, signature: str
+    ) -> bool:
         try:
-            signature = bytes.fromhex(params.get(self.signature_param, ""))
-            public_key.verify(signature, string_to_sign.encode(), padding.PKCS1v15(), hashes.SHA256())
+            self.public_keys[signer].verify(
+                bytes.fromhex(signature), string_to_sign.encode(), padding.PKCS1v15(), hashes.SHA256()
+            )
         except (ValueError, InvalidSignature):
-            return "signature mismatch"
-        return None
+            return False
+        return True
 
 
 def goog4_signature_ok(url: str, method: str, public_key: RSAPublicKey) -> bool:
@@ -336,6 +347,12 @@ class VerifyingFront:
     def start(self) -> VerifyingFront:
         self._thread.start()
         return self
+
+    def __enter__(self) -> VerifyingFront:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
     def stop(self) -> None:
         self._server.shutdown()
@@ -458,11 +475,8 @@ def _handler_for(front: VerifyingFront) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture(scope="session")
 def _s3_front_server(moto_server: Any) -> Iterator[VerifyingFront]:
     checker = SigV4QueryChecker({S3_FRONT_ACCESS_KEY: S3_FRONT_SECRET_KEY})
-    front = VerifyingFront(moto_server.endpoint_url, checker).start()
-    try:
+    with VerifyingFront(moto_server.endpoint_url, checker) as front:
         yield front
-    finally:
-        front.stop()
 
 
 @pytest.fixture

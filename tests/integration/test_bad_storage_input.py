@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from airflow_runs import migrate_database, run_dag
+from airflow_runs import run_dag
 from emulator_handle import EmulatorHandle
 
 SCENARIOS = "runware_scenarios.py"
-
-
-@pytest.fixture(scope="module")
-def airflow_db() -> None:
-    migrate_database()
-
-
-@pytest.fixture
-def airflow(airflow_db: None, runware: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> EmulatorHandle:
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_RUNWARE_DEFAULT",
-        json.dumps({"conn_type": "runware", "password": runware.api_key, "host": runware.base_url}),
-    )
-    return runware
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections import Counter
 
@@ -25,13 +24,8 @@ from airflow_provider_runware.schemas import PollState
 
 @pytest.fixture
 def hook(runware: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> RunwareHook:
-    connection = {
-        "conn_type": "runware",
-        "password": runware.api_key,
-        "host": runware.base_url,
-        "extra": {"timeout": 10, "max_retries": 3, "max_retry_seconds": 30},
-    }
-    monkeypatch.setenv("AIRFLOW_CONN_RUNWARE_DEFAULT", json.dumps(connection))
+    connection = runware.connection(timeout=10, max_retries=3, max_retry_seconds=30)
+    monkeypatch.setenv("AIRFLOW_CONN_RUNWARE_DEFAULT", connection)
     return RunwareHook()
 
 
@@ -65,10 +59,7 @@ def test_test_connection_reports_balance(hook: RunwareHook) -> None:
 def test_wrong_key_fails_at_once_without_retries(
     runware: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_RUNWARE_DEFAULT",
-        json.dumps({"conn_type": "runware", "password": "wrong-key-123", "host": runware.base_url}),
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_RUNWARE_DEFAULT", runware.connection(api_key="wrong-key-123"))
     hook = RunwareHook()
     ok, message = hook.test_connection()
     assert not ok

@@ -2,37 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import pytest
-from airflow_runs import migrate_database, run_dag
+from airflow_runs import run_dag
 from emulator_handle import EmulatorHandle
 
 from airflow_provider_runware.lineage import prompt_sha256
 from airflow_provider_runware.operators.runware import RunwareImageInferenceOperator
 
 
-@pytest.fixture(scope="module")
-def airflow_db() -> None:
-    migrate_database()
-
-
 def test_campaign_images_land_in_s3_and_trigger_the_consumer_dag(
-    airflow_db: None,
-    runware: EmulatorHandle,
-    s3_bucket: str,
-    aws_conn: str,
-    s3_client: Any,
-    monkeypatch: pytest.MonkeyPatch,
+    airflow: EmulatorHandle, s3_bucket: str, aws_conn: str, s3_client: Any
 ) -> None:
     from airflow.models.asset import AssetDagRunQueue, AssetEvent, AssetModel
     from airflow.utils.session import create_session
 
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_RUNWARE_DEFAULT",
-        json.dumps({"conn_type": "runware", "password": runware.api_key, "host": runware.base_url}),
-    )
     with create_session() as session:
         session.query(AssetDagRunQueue).delete()
     campaign = run_dag(

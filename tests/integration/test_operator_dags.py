@@ -11,24 +11,10 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from airflow_runs import DagOutcome, migrate_database, run_dag
+from airflow_runs import DagOutcome, run_dag
 from emulator_handle import EmulatorHandle
 
 SCENARIOS = "runware_scenarios.py"
-
-
-@pytest.fixture(scope="session")
-def airflow_db() -> None:
-    migrate_database()
-
-
-@pytest.fixture
-def airflow(airflow_db: None, runware: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> EmulatorHandle:
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_RUNWARE_DEFAULT",
-        json.dumps({"conn_type": "runware", "password": runware.api_key, "host": runware.base_url}),
-    )
-    return runware
 
 
 def submissions(runware: EmulatorHandle) -> Counter[str]:

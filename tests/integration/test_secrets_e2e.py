@@ -34,12 +34,14 @@ def test_no_secret_leaks_through_real_airflow_services(
         "password": AWS_SECRET,
         "extra": {"endpoint_url": moto_server.endpoint_url, "region_name": "us-east-1"},
     }
-    runware_conn = {"conn_type": "runware", "password": runware.api_key, "host": runware.base_url}
     runware.fault(kind="upload_skip", count=1)
+    # Generations take a few seconds, as they do on Runware: a trigger firing within moments of the
+    # deferral races the scheduler's handling of the deferred try (an Airflow LocalExecutor quirk).
+    runware.fault(kind="queue_delay", seconds=3)
     with airflow_services(
         tmp_path / "airflow",
         [REPO / "tests" / "dags" / "runware_secrets_probe.py"],
-        {"AIRFLOW_CONN_RUNWARE_DEFAULT": json.dumps(runware_conn), "AIRFLOW_CONN_AWS_PROBE": json.dumps(aws)},
+        {"AIRFLOW_CONN_RUNWARE_DEFAULT": runware.connection(), "AIRFLOW_CONN_AWS_PROBE": json.dumps(aws)},
     ) as services:
         state = services.trigger_and_wait(
             "runware_secrets_probe",
@@ -49,8 +51,9 @@ def test_no_secret_leaks_through_real_airflow_services(
                 "webhook_url": f"{runware.root_url}/_emulator/health?token={WEBHOOK_TOKEN}",
             },
         )
-        texts = services.all_text()
-        task_states = dict(services.query("SELECT task_id, state FROM task_instance"))
+    # Read only after every component stopped, so the logs are complete.
+    texts = services.all_text()
+    task_states = dict(services.query("SELECT task_id, state FROM task_instance"))
 
     assert state == "failed", "one task is meant to fail (its upload goes missing)"
     assert sorted(task_states.values()) == ["failed", "success", "success"]

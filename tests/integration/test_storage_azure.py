@@ -14,11 +14,11 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from airflow_runs import migrate_database, run_dag
+from airflow_runs import run_dag
 from azure_fixtures import (
     AZURITE_ACCOUNT,
     AZURITE_KEY,
@@ -29,8 +29,9 @@ from azure_fixtures import azurite_fixture as azurite_fixture
 from azure_fixtures import blob_service_fixture as blob_service_fixture
 from azure_fixtures import wasb_conn_fixture as wasb_conn_fixture
 from emulator_handle import EmulatorHandle
+from storage_checks import assert_validate_refuses, query, runware_put
 
-from airflow_provider_runware.exceptions import RunwareUploadError, RunwareValidationError
+from airflow_provider_runware.exceptions import RunwareUploadError
 from airflow_provider_runware.storage import (
     AzureBlobOutputLocation,
     UploadTarget,
@@ -54,18 +55,9 @@ def location_for(
     return location
 
 
-def query(url: str) -> dict[str, str]:
-    return {name: values[0] for name, values in parse_qs(urlsplit(url).query).items()}
-
-
 def raw_sig(url: str) -> str:
     """``sig`` exactly as written in the URL (percent-encoded, though the SDK leaves "/" as is)."""
     return urlsplit(url).query.split("sig=", 1)[1].split("&", 1)[0]
-
-
-def runware_put(url: str, content: bytes) -> httpx.Response:
-    """What Runware does with an uploadEndpoint: a PUT of the raw bytes, no headers of ours."""
-    return httpx.put(url, content=content, timeout=10.0, trust_env=False)
 
 
 def blob(blob_service: Any, container: str, name: str) -> Any:
@@ -385,11 +377,7 @@ def test_abfss_location_writes_through_the_blob_endpoint(
 
 def test_validate_refuses_a_container_that_does_not_exist(azurite: Azurite, wasb_conn: str) -> None:
     location = location_for(azurite, "runware-no-such-container", wasb_conn)
-
-    with pytest.raises(RunwareValidationError, match="does not exist") as raised:
-        location.validate()
-    assert raised.value.parameter == "output_location"
-    assert "runware-no-such-container" in str(raised.value)
+    assert_validate_refuses(location, "does not exist", "output_location", "runware-no-such-container")
 
 
 def test_validate_refuses_a_connection_for_another_account(
@@ -399,10 +387,7 @@ def test_validate_refuses_a_connection_for_another_account(
         f"wasbs://{azure_container}@otheraccount.blob.core.windows.net/out/", wasb_conn
     )
 
-    with pytest.raises(RunwareValidationError, match="otheraccount") as raised:
-        location.validate()
-    assert raised.value.parameter == "storage_conn_id"
-    assert AZURITE_ACCOUNT in str(raised.value)
+    assert_validate_refuses(location, "otheraccount", "storage_conn_id", AZURITE_ACCOUNT)
 
 
 # ----- secrets --------------------------------------------------------------------------------------
@@ -439,20 +424,6 @@ def test_sas_url_and_signature_are_registered_with_the_masker(
 
 
 # ----- end to end through Airflow -------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def airflow_db() -> None:
-    migrate_database()
-
-
-@pytest.fixture
-def airflow(airflow_db: None, runware: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> EmulatorHandle:
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_RUNWARE_DEFAULT",
-        json.dumps({"conn_type": "runware", "password": runware.api_key, "host": runware.base_url}),
-    )
-    return runware
 
 
 def test_campaign_dag_stores_every_image_and_the_manifest_in_azure(

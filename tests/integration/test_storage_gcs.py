@@ -10,33 +10,21 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote
 
-import httpx
 import pytest
-from airflow_runs import DagOutcome, migrate_database, run_dag
+from airflow_runs import run_dag
 from emulator_handle import EmulatorHandle
-from gcs_fixtures import (
-    GCS_TEST_EMAIL,
-    ServiceAccountKey,
-    _gcs_front_server,
-    gcs_bucket,
-    gcs_client,
-    gcs_conn,
-    gcs_conn_wrong_key,
-    gcs_connection,
-    gcs_emulator,
-    gcs_front,
-    gcs_key,
-    gcs_wrong_key,
-)
-from signature_fronts import (
-    FrontRecord,
-    VerifyingFront,
-    _s3_front_server,
-    aws_front_conn_wrong_secret,
-    goog4_signature_ok,
-    s3_front,
+from gcs_fixtures import GCS_TEST_EMAIL, ServiceAccountKey, gcs_connection
+from signature_fronts import VerifyingFront, goog4_signature_ok
+from storage_checks import (
+    assert_masker_hides_the_signature,
+    assert_seven_days_is_the_limit,
+    assert_target_hides_the_signature,
+    assert_validate_refuses,
+    assert_verify_of_missing_object_names_uri_not_signature,
+    query,
+    runware_put,
 )
 
 from airflow_provider_runware.exceptions import RunwareUploadError, RunwareValidationError
@@ -44,33 +32,9 @@ from airflow_provider_runware.storage import GcsOutputLocation, UploadTarget, pa
 
 pytestmark = pytest.mark.integration
 
-__all__ = [  # fixtures used by name only
-    "_gcs_front_server",
-    "_s3_front_server",
-    "aws_front_conn_wrong_secret",
-    "gcs_bucket",
-    "gcs_client",
-    "gcs_conn",
-    "gcs_conn_wrong_key",
-    "gcs_emulator",
-    "gcs_front",
-    "gcs_key",
-    "gcs_wrong_key",
-    "s3_front",
-]
-
 OBJECT = "campaign/2026-11-25/img_0_ab12cd34.jpg"
 IMAGE = bytes(range(256)) * 64
 FIVE_MINUTES = timedelta(minutes=5)
-
-
-def query(url: str) -> dict[str, str]:
-    return {name: values[0] for name, values in parse_qs(urlsplit(url).query).items()}
-
-
-def runware_put(url: str, content: bytes = IMAGE) -> httpx.Response:
-    """What Runware does with an uploadEndpoint: a PUT of the raw bytes, no headers of ours."""
-    return httpx.put(url, content=content, timeout=10.0, trust_env=False)
 
 
 def location(bucket: str, conn_id: str, prefix: str = "out/") -> GcsOutputLocation:
@@ -117,7 +81,7 @@ def test_bare_put_lands_identical_bytes_and_verify_returns_size(
     gcs = location(gcs_bucket, gcs_conn)
     target = gcs.target_for(OBJECT, FIVE_MINUTES)
 
-    assert runware_put(target.upload_url).status_code == 200
+    assert runware_put(target.upload_url, IMAGE).status_code == 200
 
     assert gcs_client.bucket(gcs_bucket).blob(f"out/{OBJECT}").download_as_bytes() == IMAGE
     assert gcs.verify(target) == len(IMAGE)
@@ -144,7 +108,7 @@ def test_gcs_scheme_is_an_alias_of_gs(gcs_bucket: str, gcs_conn: str) -> None:
     target = gcs.target_for("a.png", FIVE_MINUTES)
 
     assert target.uri == f"gs://{gcs_bucket}/out/a.png"
-    assert runware_put(target.upload_url).status_code == 200
+    assert runware_put(target.upload_url, IMAGE).status_code == 200
     assert gcs.verify(target) == len(IMAGE)
 
 
@@ -160,58 +124,37 @@ def test_storage_emulator_host_from_the_environment_is_honoured(
     target = gcs.target_for("env.png", FIVE_MINUTES)
 
     assert target.upload_url.startswith(f"{gcs_front.url}/{gcs_bucket}/out/env.png?")
-    assert runware_put(target.upload_url).status_code == 200
+    assert runware_put(target.upload_url, IMAGE).status_code == 200
     assert gcs.verify(target) == len(IMAGE)
     assert [record.verdict for record in gcs_front.signed()] == ["accepted"]
 
 
 def test_expiry_of_seven_days_is_the_limit(gcs_bucket: str, gcs_conn: str) -> None:
-    gcs = location(gcs_bucket, gcs_conn)
-
-    week = gcs.target_for("week.png", timedelta(days=7))
-    assert query(week.upload_url)["X-Goog-Expires"] == str(7 * 24 * 3600)
-    with pytest.raises(RunwareValidationError, match="exceeds the maximum") as raised:
-        gcs.target_for("longer.png", timedelta(days=7, seconds=1))
-    assert raised.value.parameter == "expires_in"
+    assert_seven_days_is_the_limit(location(gcs_bucket, gcs_conn), "X-Goog")
 
 
 # -- secrets ----------------------------------------------------------------------------------------
 
 
 def test_target_repr_and_str_hide_the_signature(gcs_bucket: str, gcs_conn: str) -> None:
-    target = location(gcs_bucket, gcs_conn).target_for(OBJECT, FIVE_MINUTES)
-    signature = query(target.upload_url)["X-Goog-Signature"]
-
-    for shown in (repr(target), str(target), f"{target}", repr([target])):
-        assert signature not in shown
-        assert "X-Goog" not in shown
-    assert str(target) == target.uri
+    assert_target_hides_the_signature(
+        location(gcs_bucket, gcs_conn).target_for(OBJECT, FIVE_MINUTES), "X-Goog"
+    )
 
 
 def test_signed_url_and_signature_are_registered_with_the_masker(gcs_bucket: str, gcs_conn: str) -> None:
-    from airflow.providers.common.compat.sdk import redact
-
     target = location(gcs_bucket, gcs_conn).target_for("masked.png", FIVE_MINUTES)
-    signature = query(target.upload_url)["X-Goog-Signature"]
-
-    assert signature not in str(redact(f"url={target.upload_url}"))
-    assert signature not in str(redact(f"sig={signature}"))
+    assert_masker_hides_the_signature(target, "X-Goog")
 
 
 # -- verify -----------------------------------------------------------------------------------------
 
 
 def test_verify_of_missing_object_names_uri_not_signature(gcs_bucket: str, gcs_conn: str) -> None:
-    gcs = location(gcs_bucket, gcs_conn)
-    target = gcs.target_for("never/uploaded.png", FIVE_MINUTES)
-
-    with pytest.raises(RunwareUploadError) as raised:
-        gcs.verify(target)
-
-    message = str(raised.value)
-    assert f"gs://{gcs_bucket}/out/never/uploaded.png" in message
-    assert query(target.upload_url)["X-Goog-Signature"] not in message
-    assert "X-Goog" not in message
+    expected_uri = f"gs://{gcs_bucket}/out/never/uploaded.png"
+    assert_verify_of_missing_object_names_uri_not_signature(
+        location(gcs_bucket, gcs_conn), expected_uri, "X-Goog"
+    )
 
 
 def test_verify_of_empty_object_fails(gcs_bucket: str, gcs_conn: str, gcs_client: Any) -> None:
@@ -229,7 +172,7 @@ def test_verify_of_empty_object_fails(gcs_bucket: str, gcs_conn: str, gcs_client
 def test_verify_works_from_a_target_rebuilt_without_the_url(gcs_bucket: str, gcs_conn: str) -> None:
     """A deferred task resumes on a fresh instance and must not have stored the signed URL."""
     target = location(gcs_bucket, gcs_conn).target_for(OBJECT, FIVE_MINUTES)
-    assert runware_put(target.upload_url).status_code == 200
+    assert runware_put(target.upload_url, IMAGE).status_code == 200
 
     fresh = location(gcs_bucket, gcs_conn)
     assert fresh.verify(UploadTarget(uri=target.uri, upload_url="")) == len(IMAGE)
@@ -244,20 +187,12 @@ def test_validate_accepts_a_good_location(gcs_bucket: str, gcs_conn: str) -> Non
 
 def test_validate_refuses_a_connection_that_does_not_exist(gcs_bucket: str) -> None:
     gcs = location(gcs_bucket, "gcs_no_such_connection")
-
-    with pytest.raises(RunwareValidationError, match="does not exist") as raised:
-        gcs.validate()
-    assert raised.value.parameter == "storage_conn_id"
-    assert "gcs_no_such_connection" in str(raised.value)
+    assert_validate_refuses(gcs, "does not exist", "storage_conn_id", "gcs_no_such_connection")
 
 
 def test_validate_refuses_a_bucket_that_does_not_exist(gcs_conn: str) -> None:
     gcs = location("runware-test-no-such-bucket", gcs_conn)
-
-    with pytest.raises(RunwareValidationError, match="does not exist") as raised:
-        gcs.validate()
-    assert raised.value.parameter == "output_location"
-    assert "runware-test-no-such-bucket" in str(raised.value)
+    assert_validate_refuses(gcs, "does not exist", "output_location", "runware-test-no-such-bucket")
 
 
 def test_validate_refuses_credentials_that_cannot_sign(
@@ -269,12 +204,9 @@ def test_validate_refuses_credentials_that_cannot_sign(
     }
     monkeypatch.setenv("AIRFLOW_CONN_GCS_RUNWARE_ANONYMOUS", json.dumps(connection))
     gcs = location(gcs_bucket, "gcs_runware_anonymous")
-
-    with pytest.raises(RunwareValidationError, match="cannot sign URLs") as raised:
-        gcs.validate()
-    assert raised.value.parameter == "storage_conn_id"
-    assert "service-account key" in str(raised.value)
-    assert "impersonation_chain" in str(raised.value)
+    assert_validate_refuses(
+        gcs, "cannot sign URLs", "storage_conn_id", "service-account key", "impersonation_chain"
+    )
 
 
 def test_validate_refuses_a_keyfile_that_is_not_json(
@@ -292,20 +224,6 @@ def test_validate_refuses_a_keyfile_that_is_not_json(
 
 
 # -- end to end through Airflow ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def airflow_db() -> None:
-    migrate_database()
-
-
-@pytest.fixture
-def airflow(airflow_db: None, runware: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> EmulatorHandle:
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_RUNWARE_DEFAULT",
-        json.dumps({"conn_type": "runware", "password": runware.api_key, "host": runware.base_url}),
-    )
-    return runware
 
 
 def test_campaign_dag_stores_every_image_in_gcs(
@@ -343,19 +261,27 @@ def test_campaign_dag_stores_every_image_in_gcs(
     assert "X-Goog-Signature" not in json.dumps([images, summary])
 
 
-def refused_uploads(front: VerifyingFront) -> list[FrontRecord]:
+def assert_refused_uploads_fail_the_task_naming_the_objects(
+    front: VerifyingFront, output_location: str, conn_id: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Two images for ``output_location``, signed with credentials ``front`` refuses: the task fails, and
+    its message names each refused object but no signature."""
+    outcome = run_dag(
+        "runware_cloud_scenarios.py",
+        "runware_to_cloud_storage",
+        conf={"output_location": output_location, "storage_conn_id": conn_id},
+    )
+
+    output = capfd.readouterr()
+    text = output.out + output.err
     refused = front.refused()
     assert refused, "the front refused nothing: the bad credentials were not used"
     assert {record.verdict for record in refused} == {"signature mismatch"}
-    return refused
-
-
-def assert_failure_names_objects_not_signatures(
-    outcome: DagOutcome, text: str, scheme: str, refused: list[FrontRecord]
-) -> None:
+    assert len(refused) == 2
     assert outcome.state == "failed"
     assert outcome.tasks["generate"][0] == "failed"
     assert "uploadFailed" in text
+    scheme = output_location.partition("://")[0]
     for record in refused:
         uri = f"{scheme}://{unquote(record.path.lstrip('/'))}"
         assert f"({uri})" in text, f"failure message does not name {uri}"
@@ -372,19 +298,10 @@ def test_s3_upload_refused_for_a_wrong_secret_fails_naming_the_objects(
     s3_front: VerifyingFront,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    outcome = run_dag(
-        "runware_cloud_scenarios.py",
-        "runware_to_cloud_storage",
-        conf={
-            "output_location": f"s3://{s3_bucket}/renders/",
-            "storage_conn_id": aws_front_conn_wrong_secret,
-        },
+    output_location = f"s3://{s3_bucket}/renders/"
+    assert_refused_uploads_fail_the_task_naming_the_objects(
+        s3_front, output_location, aws_front_conn_wrong_secret, capfd
     )
-
-    output = capfd.readouterr()
-    refused = refused_uploads(s3_front)
-    assert len(refused) == 2
-    assert_failure_names_objects_not_signatures(outcome, output.out + output.err, "s3", refused)
     assert [upload["status"] for upload in airflow.requests("upload")] == [403, 403]
 
 
@@ -396,14 +313,8 @@ def test_gcs_upload_refused_for_a_wrong_key_fails_naming_the_objects(
     gcs_client: Any,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    outcome = run_dag(
-        "runware_cloud_scenarios.py",
-        "runware_to_cloud_storage",
-        conf={"output_location": f"gs://{gcs_bucket}/renders/", "storage_conn_id": gcs_conn_wrong_key},
+    output_location = f"gs://{gcs_bucket}/renders/"
+    assert_refused_uploads_fail_the_task_naming_the_objects(
+        gcs_front, output_location, gcs_conn_wrong_key, capfd
     )
-
-    output = capfd.readouterr()
-    refused = refused_uploads(gcs_front)
-    assert len(refused) == 2
-    assert_failure_names_objects_not_signatures(outcome, output.out + output.err, "gs", refused)
     assert object_names(gcs_client, gcs_bucket) == []

@@ -9,11 +9,19 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
-import httpx
 import pytest
 from signature_fronts import sigv4_query_signature_ok
+from storage_checks import (
+    assert_masker_hides_the_signature,
+    assert_seven_days_is_the_limit,
+    assert_target_hides_the_signature,
+    assert_validate_refuses,
+    assert_verify_of_missing_object_names_uri_not_signature,
+    query,
+    runware_put,
+)
 
 from airflow_provider_runware.exceptions import RunwareUploadError, RunwareValidationError
 from airflow_provider_runware.storage import (
@@ -32,15 +40,6 @@ SECRET_KEY = "testing"
 def s3_target(bucket: str, conn_id: str, object_name: str = OBJECT, minutes: int = 15) -> UploadTarget:
     location = parse_output_location(f"s3://{bucket}/out/", conn_id)
     return location.target_for(object_name, timedelta(minutes=minutes))
-
-
-def query(url: str) -> dict[str, str]:
-    return {name: values[0] for name, values in parse_qs(urlsplit(url).query).items()}
-
-
-def runware_put(url: str, content: bytes) -> httpx.Response:
-    """What Runware does with an uploadEndpoint: a PUT of the raw bytes, no headers of ours."""
-    return httpx.put(url, content=content, timeout=10.0, trust_env=False)
 
 
 def test_presigned_url_is_sigv4_signing_only_host_with_requested_expiry(
@@ -99,15 +98,8 @@ def test_bare_put_lands_identical_bytes_and_verify_returns_size(
 
 def test_verify_of_missing_object_names_uri_not_signature(s3_bucket: str, aws_conn: str) -> None:
     location = parse_output_location(f"s3://{s3_bucket}/out/", aws_conn)
-    target = location.target_for("never/uploaded.png", timedelta(minutes=5))
-
-    with pytest.raises(RunwareUploadError) as raised:
-        location.verify(target)
-
-    message = str(raised.value)
-    assert f"s3://{s3_bucket}/out/never/uploaded.png" in message
-    assert query(target.upload_url)["X-Amz-Signature"] not in message
-    assert "X-Amz" not in message
+    expected_uri = f"s3://{s3_bucket}/out/never/uploaded.png"
+    assert_verify_of_missing_object_names_uri_not_signature(location, expected_uri, "X-Amz")
 
 
 def test_verify_of_empty_object_fails(s3_bucket: str, aws_conn: str) -> None:
@@ -121,23 +113,13 @@ def test_verify_of_empty_object_fails(s3_bucket: str, aws_conn: str) -> None:
 
 
 def test_target_repr_and_str_hide_the_signature(s3_bucket: str, aws_conn: str) -> None:
-    target = s3_target(s3_bucket, aws_conn)
-    signature = query(target.upload_url)["X-Amz-Signature"]
-
-    for shown in (repr(target), str(target), f"{target}", repr([target])):
-        assert signature not in shown
-        assert "X-Amz" not in shown
-    assert str(target) == target.uri
+    assert_target_hides_the_signature(s3_target(s3_bucket, aws_conn), "X-Amz")
 
 
 def test_presigned_url_and_signature_are_registered_with_the_masker(s3_bucket: str, aws_conn: str) -> None:
     from airflow.providers.common.compat.sdk import redact
 
-    target = s3_target(s3_bucket, aws_conn, object_name="masked.png")
-    signature = query(target.upload_url)["X-Amz-Signature"]
-
-    assert signature not in str(redact(f"url={target.upload_url}"))
-    assert signature not in str(redact(f"sig={signature}"))
+    assert_masker_hides_the_signature(s3_target(s3_bucket, aws_conn, object_name="masked.png"), "X-Amz")
     assert "unregistered-value-12345" in str(redact("unregistered-value-12345"))
 
 
@@ -172,29 +154,17 @@ def test_validate_accepts_a_good_location(s3_bucket: str, aws_conn: str) -> None
 
 def test_validate_refuses_a_missing_bucket_name(aws_conn: str) -> None:
     location = parse_output_location("s3:///x", aws_conn)
-
-    with pytest.raises(RunwareValidationError, match="no bucket name") as raised:
-        location.validate()
-    assert raised.value.parameter == "output_location"
-    assert "s3:///x" in str(raised.value)
+    assert_validate_refuses(location, "no bucket name", "output_location", "s3:///x")
 
 
 def test_validate_refuses_a_connection_that_does_not_exist(s3_bucket: str) -> None:
     location = parse_output_location(f"s3://{s3_bucket}/out/", "aws_no_such_connection")
-
-    with pytest.raises(RunwareValidationError, match="does not exist") as raised:
-        location.validate()
-    assert raised.value.parameter == "storage_conn_id"
-    assert "aws_no_such_connection" in str(raised.value)
+    assert_validate_refuses(location, "does not exist", "storage_conn_id", "aws_no_such_connection")
 
 
 def test_validate_refuses_a_bucket_that_does_not_exist(aws_conn: str) -> None:
     location = parse_output_location("s3://runware-test-no-such-bucket/out/", aws_conn)
-
-    with pytest.raises(RunwareValidationError, match="does not exist") as raised:
-        location.validate()
-    assert raised.value.parameter == "output_location"
-    assert "runware-test-no-such-bucket" in str(raised.value)
+    assert_validate_refuses(location, "does not exist", "output_location", "runware-test-no-such-bucket")
 
 
 def test_verify_works_from_a_target_rebuilt_without_the_url(s3_bucket: str, aws_conn: str) -> None:
@@ -209,10 +179,6 @@ def test_verify_works_from_a_target_rebuilt_without_the_url(s3_bucket: str, aws_
 def test_expiry_of_seven_days_is_the_limit(s3_bucket: str, aws_conn: str) -> None:
     location = parse_output_location(f"s3://{s3_bucket}/out/", aws_conn)
 
-    week = location.target_for("week.png", timedelta(days=7))
-    assert query(week.upload_url)["X-Amz-Expires"] == str(7 * 24 * 3600)
-    with pytest.raises(RunwareValidationError, match="exceeds the maximum") as raised:
-        location.target_for("longer.png", timedelta(days=7, seconds=1))
-    assert raised.value.parameter == "expires_in"
+    assert_seven_days_is_the_limit(location, "X-Amz")
     with pytest.raises(RunwareValidationError, match="at least 1 second"):
         location.target_for("dead.png", timedelta(0))

@@ -15,48 +15,18 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
-from gcs_fixtures import (
-    ServiceAccountKey,
-    _gcs_front_server,
-    gcs_bucket,
-    gcs_client,
-    gcs_conn,
-    gcs_conn_wrong_key,
-    gcs_emulator,
-    gcs_front,
-    gcs_key,
-    gcs_wrong_key,
-)
+from gcs_fixtures import ServiceAccountKey
 from signature_fronts import (
     S3_FRONT_SECRET_KEY,
     VerifyingFront,
-    _s3_front_server,
-    aws_front_conn,
-    aws_front_conn_wrong_secret,
     goog4_signature_ok,
-    s3_front,
     sigv4_query_signature_ok,
 )
+from storage_checks import runware_put
 
 from airflow_provider_runware.storage import OutputLocation, UploadTarget, parse_output_location
 
 pytestmark = pytest.mark.integration
-
-__all__ = [  # fixtures used by name only
-    "_gcs_front_server",
-    "_s3_front_server",
-    "aws_front_conn",
-    "aws_front_conn_wrong_secret",
-    "gcs_bucket",
-    "gcs_client",
-    "gcs_conn",
-    "gcs_conn_wrong_key",
-    "gcs_emulator",
-    "gcs_front",
-    "gcs_key",
-    "gcs_wrong_key",
-    "s3_front",
-]
 
 IMAGE = bytes(range(256)) * 16
 OBJECT = "campaign/img 0.jpg"
@@ -129,9 +99,8 @@ def store(request: pytest.FixtureRequest) -> Store:
     return _s3_store(request) if request.param == "s3" else _gcs_store(request)
 
 
-def put(url: str, content: bytes = IMAGE, method: str = "PUT") -> httpx.Response:
-    """What Runware does with an uploadEndpoint: the raw bytes, no headers of ours."""
-    return httpx.request(method, url, content=content, timeout=10.0, trust_env=False)
+def put(url: str, method: str = "PUT") -> httpx.Response:
+    return runware_put(url, IMAGE, method)
 
 
 def with_query_value(url: str, name: str, change: Callable[[str], str]) -> str:

@@ -17,17 +17,7 @@ from airflow_provider_runware.triggers.runware import RunwareTaskTrigger, valida
 
 @pytest.fixture(autouse=True)
 def connection(runware: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_RUNWARE_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "runware",
-                "password": runware.api_key,
-                "host": runware.base_url,
-                "extra": {"max_retries": 2},
-            }
-        ),
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_RUNWARE_DEFAULT", runware.connection(max_retries=2))
 
 
 def submit(runware: EmulatorHandle, count: int = 1, **overrides: Any) -> list[str]:
@@ -131,10 +121,7 @@ def test_a_recreated_trigger_keeps_the_original_deadline(runware: EmulatorHandle
 def test_auth_failure_becomes_an_error_event(
     runware: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_RUNWARE_DEFAULT",
-        json.dumps({"conn_type": "runware", "password": "nope-nope", "host": runware.base_url}),
-    )
+    monkeypatch.setenv("AIRFLOW_CONN_RUNWARE_DEFAULT", runware.connection(api_key="nope-nope"))
     event = run_to_first_event(
         RunwareTaskTrigger(task_uuids=[str(uuid.uuid4())], end_time=time.time() + 30, poll_interval=0.3)
     )
