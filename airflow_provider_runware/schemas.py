@@ -8,7 +8,7 @@ int) because Runware's are; response types are lenient and keep unknown fields, 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -241,9 +241,3 @@ class PollState(BaseModel):
 
     def errors(self) -> list[ApiErrorItem]:
         return [error for progress in self.tasks.values() for error in progress.errors]
-
-
-def results_from(items: Iterable[Mapping[str, Any]]) -> list[ImageResult]:
-    """Image results out of a sync response (acknowledgements without imageUUID are skipped)."""
-    results = [ImageResult.model_validate(item) for item in items]
-    return [result for result in results if result.is_image]

@@ -113,7 +113,6 @@ class SubmitResult:
     accepted: list[str] = field(default_factory=list)
     already_submitted: list[str] = field(default_factory=list)
     errors: list[ApiErrorItem] = field(default_factory=list)
-    data: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def submitted(self) -> list[str]:
@@ -187,7 +186,7 @@ def _get_response_tasks(task_uuids: Sequence[str]) -> list[dict[str, str]]:
 
 def summarize_submission(response: ApiResponse, tasks: Sequence[Mapping[str, Any]] = ()) -> SubmitResult:
     """Split an imageInference submission answer; a conflict means "already running: poll it"."""
-    result = SubmitResult(data=list(response.data))
+    result = SubmitResult()
     result.accepted = [str(item["taskUUID"]) for item in response.data if item.get("taskUUID")]
     for error in response.errors:
         if error.code == CONFLICT_CODE and error.task_uuid:
@@ -323,7 +322,6 @@ class RunwareHook(BaseHook):
             result.accepted += part.accepted
             result.already_submitted += part.already_submitted
             result.errors += part.errors
-            result.data += part.data
         return result
 
     def get_response(self, task_uuids: Sequence[str]) -> ApiResponse:

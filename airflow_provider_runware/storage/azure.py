@@ -50,7 +50,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_WASB_CONN_ID = "wasb_default"
-AZURE_SCHEMES = ("wasbs", "wasb", "abfss", "abfs")
 # Azure caps user delegation keys at 7 days; account-key SAS have no cap, but a week-old upload URL is
 # long dead in Runware terms, so one limit for both.
 AZURE_MAX_EXPIRY = timedelta(days=7)
