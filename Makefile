@@ -47,7 +47,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: install $(AZURITE_STAMP)
-	$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/pytest -p no:cacheprovider -rs $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
