@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+
+from airflow_provider_runware.exceptions import RunwareValidationError
 
 AIR_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*:[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+$")
 OUTPUT_TYPES = ("URL", "base64Data", "dataURI")
@@ -275,3 +277,17 @@ def validate_image_inference(task: Mapping[str, Any]) -> list[Violation]:
     violations.extend(_check_url(task, "uploadEndpoint"))
     violations.extend(_check_safety(task))
     return violations
+
+
+def raise_for_violations(violations: Sequence[Violation], task_uuid: str | None = None) -> None:
+    """Turn catalog violations into one error that lists them all (fixing one at a time is tedious)."""
+    if not violations:
+        return
+    first = violations[0]
+    message = "; ".join(v.message() for v in violations)
+    raise RunwareValidationError(
+        f"Invalid imageInference request: {message}",
+        code=first.code,
+        parameter=first.parameter if len(violations) == 1 else [v.parameter for v in violations],
+        task_uuid=task_uuid,
+    )

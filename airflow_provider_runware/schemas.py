@@ -8,12 +8,12 @@ int) because Runware's are; response types are lenient and keep unknown fields, 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from airflow_provider_runware.catalog import Violation, validate_image_inference
+from airflow_provider_runware.catalog import raise_for_violations, validate_image_inference
 from airflow_provider_runware.exceptions import (
     RunwareError,
     RunwareFatalError,
@@ -79,20 +79,6 @@ class ImageInferenceRequest(_Wire):
     @property
     def expected_results(self) -> int:
         return self.number_results or 1
-
-
-def raise_for_violations(violations: Sequence[Violation], task_uuid: str | None = None) -> None:
-    """Turn catalog violations into one error that lists them all (fixing one at a time is tedious)."""
-    if not violations:
-        return
-    first = violations[0]
-    message = "; ".join(v.message() for v in violations)
-    raise RunwareValidationError(
-        f"Invalid imageInference request: {message}",
-        code=first.code,
-        parameter=first.parameter if len(violations) == 1 else [v.parameter for v in violations],
-        task_uuid=task_uuid,
-    )
 
 
 class ImageResult(_Wire):

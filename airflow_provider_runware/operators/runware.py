@@ -14,11 +14,12 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator, ResumableJobMixin, conf
 
-from airflow_provider_runware.catalog import get_model_spec
+from airflow_provider_runware.catalog import get_model_spec, raise_for_violations
 from airflow_provider_runware.exceptions import (
     RunwareCostLimitError,
     RunwareError,
@@ -208,8 +209,6 @@ class RunwareImageInferenceOperator(ResumableJobMixin, BaseOperator):
 
     def _check_arguments(self, *, at_parse_time: bool) -> None:
         """Fail on bad values before any HTTP call; at parse time only literal values are judged."""
-        from airflow_provider_runware.schemas import raise_for_violations
-
         templated = (
             [name for name in self.template_fields if _is_templated(getattr(self, name))]
             if at_parse_time
@@ -234,8 +233,9 @@ class RunwareImageInferenceOperator(ResumableJobMixin, BaseOperator):
 
     # ----- shared building blocks -------------------------------------------------------------
 
-    @property
+    @cached_property
     def hook(self) -> RunwareHook:
+        """One hook (one connection lookup, one HTTP client) per operator instance."""
         from airflow_provider_runware.hooks.runware import RunwareHook
 
         return RunwareHook(runware_conn_id=self.runware_conn_id)

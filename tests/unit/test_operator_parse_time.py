@@ -24,10 +24,12 @@ HEAVY_MODULES = [
 ]
 
 
-def test_importing_operator_and_sensor_stays_cheap() -> None:
+def test_importing_and_constructing_the_operator_stays_cheap() -> None:
     code = (
         "import sys, json\n"
-        "import airflow_provider_runware.operators.runware, airflow_provider_runware.sensors.runware\n"
+        "import airflow_provider_runware.operators.runware as o, airflow_provider_runware.sensors.runware\n"
+        "o.RunwareImageInferenceOperator(task_id='t', positive_prompt='p', model='openai:2@2', width=256, "
+        "height=256, output_location='s3://b/p/')\n"
         f"print(json.dumps([m for m in {HEAVY_MODULES!r} if m in sys.modules]))\n"
     )
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
