@@ -29,9 +29,19 @@ class ImageEntry:
 
     @property
     def error_is_lost_task(self) -> bool:
-        """Runware forgot a task it accepted: regenerating would be a second payment, so only an
-        explicit ``regenerate`` (a new fingerprint) may do it."""
+        """Runware forgot a task it accepted: regenerating would be a second payment."""
         return (self.error or {}).get("kind") == "RunwareNotFoundError"
+
+    @property
+    def error_is_storage(self) -> bool:
+        """The image was generated (and billed) but not stored: its generation did not fail."""
+        return (self.error or {}).get("kind") == "RunwareUploadError"
+
+    @property
+    def regenerates_on_retry(self) -> bool:
+        """Only failed *generations* are generated again by a retry; an image Runware lost or made
+        but could not store would be paid for twice, so that takes an explicit ``regenerate``."""
+        return self.status == FAILED and not (self.error_is_lost_task or self.error_is_storage)
 
 
 @dataclass
@@ -58,7 +68,7 @@ class ImageLedger:
         entries = []
         for index in range(count):
             entry = carried.get(index) or ImageEntry(index=index, task_uuid=uuid_for(index, 0))
-            if entry.status == FAILED and not entry.error_is_lost_task:
+            if entry.regenerates_on_retry:
                 generation = entry.generation + 1
                 entry = ImageEntry(index=index, task_uuid=uuid_for(index, generation), generation=generation)
             entries.append(entry)

@@ -50,6 +50,11 @@ NOT_FOUND_HINT = (
     "although an earlier try was answered conflictTaskUUID). Nothing was regenerated, to avoid paying "
     "twice: set `regenerate` to a new value to generate these images again."
 )
+NOT_STORED_HINT = (
+    "Runware generated (and billed) these images but they could not be stored. Fix the storage "
+    "(permissions, credentials, endpoint) and clear the task: it checks the objects again without "
+    "paying; only a new `regenerate` value generates new images."
+)
 
 
 def _is_templated(value: Any) -> bool:
@@ -624,7 +629,10 @@ class RunwareImageInferenceOperator(ResumableJobMixin, BaseOperator):
             return
         from airflow_provider_runware.storage import UploadTarget
 
-        for entry in ledger.with_status(SUCCESS):
+        # Images an earlier try generated but could not store are checked again: once the storage
+        # is fixed (or a late upload landed) they count, without paying for them twice.
+        stored_earlier = [e for e in ledger.with_status(FAILED) if e.error_is_storage and e.result]
+        for entry in [*ledger.with_status(SUCCESS), *stored_earlier]:
             target = UploadTarget(uri=location.uri_for(self._object_name(entry)), upload_url="")
             try:
                 location.finalize(target)
@@ -632,6 +640,7 @@ class RunwareImageInferenceOperator(ResumableJobMixin, BaseOperator):
             except RunwareUploadError as error:
                 entry.status, entry.error = FAILED, error.to_dict() | {"task_uuid": entry.task_uuid}
                 continue
+            entry.status, entry.error = SUCCESS, None
             if entry.result is not None and size >= 0:
                 entry.result["bytes"] = size
 
@@ -670,6 +679,8 @@ class RunwareImageInferenceOperator(ResumableJobMixin, BaseOperator):
         )
         if any(entry.error_is_lost_task for entry in failed):
             summary = f"{summary}. {NOT_FOUND_HINT}"
+        if any(entry.error_is_storage for entry in failed):
+            summary = f"{summary}. {NOT_STORED_HINT}"
         causes = [error_from_dict({**(e.error or {}), "task_uuid": e.task_uuid}) for e in failed]
         lead = next((c for c in causes if isinstance(c, RunwareFatalError)), causes[0])
         return error_from_dict(

@@ -7,6 +7,7 @@ from typing import Any
 
 from airflow.sdk import DAG
 
+from airflow_provider_runware.exceptions import RunwareUploadError
 from airflow_provider_runware.operators.runware import LEDGER_KEY, RunwareImageInferenceOperator
 from airflow_provider_runware.sensors.runware import RunwareTaskSensor
 
@@ -53,6 +54,24 @@ class ForgetfulCrashOperator(CrashAfterSubmitOperator):
         if context["ti"].try_number == 2:
             context["task_state_store"].set(LEDGER_KEY, {})
         return super()._submit(context)
+
+
+class RetryAfterUploadFailureOperator(RunwareImageInferenceOperator):
+    """Try 1 ends with a non-fatal crash right after an upload went missing (as when Airflow itself
+    retries a task); try 2 finds the storage fixed if the ``fix_storage`` param says so."""
+
+    def _finish(self, context: Any, ledger: Any) -> Any:
+        if context["ti"].try_number == 1:
+            try:
+                return super()._finish(context, ledger)
+            except RunwareUploadError as error:
+                raise RuntimeError("simulated crash after the upload failure") from error
+        location = self._location()
+        if context["params"]["fix_storage"] and location is not None:
+            for entry in ledger.entries:
+                if entry.error_is_storage:
+                    location.write_object(self._object_name(entry), b"uploaded late")
+        return super()._finish(context, ledger)
 
 
 def scenario(dag_id: str, params: dict[str, Any] | None = None, **dag_kwargs: Any) -> DAG:
@@ -166,4 +185,18 @@ with scenario("runware_upload_urls_outlive_s3", params={"output_location": "", "
 with scenario("runware_crash_with_wiped_state", default_args=RETRY_NOW):
     ForgetfulCrashOperator(
         task_id="generate", positive_prompt="a mug", number_results=2, deferrable=True, **COMMON
+    )
+
+with scenario(
+    "runware_upload_recheck",
+    params={"output_location": "", "storage_conn_id": "", "fix_storage": False},
+    default_args=RETRY_NOW,
+):
+    RetryAfterUploadFailureOperator(
+        task_id="generate",
+        positive_prompt="a mug",
+        output_location="{{ params.output_location }}",
+        storage_conn_id="{{ params.storage_conn_id }}",
+        deferrable=True,
+        **COMMON,
     )

@@ -196,3 +196,23 @@ def test_sensor_fails_fast_on_failed_generation(airflow: EmulatorHandle) -> None
     outcome = run_dag(SCENARIOS, "runware_sensor_deferrable")
     assert outcome.state == "failed"
     assert outcome.tasks["wait"][0] == "failed"
+
+
+@pytest.mark.parametrize("fixed", [True, False])
+def test_an_image_that_could_not_be_stored_is_rechecked_never_regenerated(
+    airflow: EmulatorHandle, s3_bucket: str, aws_conn: str, capfd: pytest.CaptureFixture[str], fixed: bool
+) -> None:
+    airflow.fault(kind="upload_skip", count=1)
+    conf = {"output_location": f"s3://{s3_bucket}/x/", "storage_conn_id": aws_conn, "fix_storage": fixed}
+    outcome = run_dag(SCENARIOS, "runware_upload_recheck", conf=conf)
+    assert outcome.tasks["generate"][1] == 2, "the second try ran"
+    assert list(submissions(airflow).values()) == [1]
+    assert generations(airflow) == 1, "the image was paid for once"
+    if fixed:
+        assert outcome.state == "success"
+        (image,) = only_result(outcome)
+        assert image["bytes"] == len(b"uploaded late")
+    else:
+        assert outcome.state == "failed"
+        output = capfd.readouterr()
+        assert "could not be stored" in output.out + output.err

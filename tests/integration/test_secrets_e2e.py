@@ -59,6 +59,7 @@ def test_no_secret_leaks_through_real_airflow_services(
     assert sorted(task_states.values()) == ["failed", "success", "success"]
     uploads = [entry for entry in runware.requests("upload") if not entry.get("skipped")]
     assert len(uploads) == 3, "presigned URLs were really handed out and used"
+    assert len(runware.requests("generation")) == 4, "4 images, each paid for once, retries included"
     assert any(".log.trigger." in path for path in texts), "trigger logs were searched"
     task_logs = "".join(text for path, text in texts.items() if "task_id=" in path)
     assert "Runware total cost" in task_logs

@@ -78,6 +78,15 @@ def test_lost_tasks_are_never_silently_regenerated() -> None:
     assert replanned.entries[0].generation == 0
 
 
+def test_images_generated_but_not_stored_are_not_regenerated() -> None:
+    ledger = ImageLedger.plan(None, "fp", 1, uuid_for)
+    ledger.entries[0].status = FAILED
+    ledger.entries[0].error = {"kind": "RunwareUploadError", "code": "uploadFailed"}
+    replanned = ImageLedger.plan(ledger, "fp", 1, uuid_for)
+    assert replanned.entries[0].status == FAILED
+    assert replanned.entries[0].task_uuid == uuid_for(0, 0)
+
+
 def test_a_changed_request_starts_a_new_ledger() -> None:
     ledger = ImageLedger.plan(None, "fp", 2, uuid_for)
     ledger.entries[0].status = SUCCESS
