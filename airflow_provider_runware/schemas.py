@@ -23,6 +23,7 @@ from airflow_provider_runware.exceptions import (
 
 TERMINAL_SUCCESS = "success"
 TERMINAL_ERROR = "error"
+BULKY_OUTPUT_FIELDS = ("imageBase64Data", "imageDataURI")
 
 
 class _Wire(BaseModel):
@@ -227,3 +228,15 @@ class PollState(BaseModel):
 
     def errors(self) -> list[ApiErrorItem]:
         return [error for progress in self.tasks.values() for error in progress.errors]
+
+    def result_dicts(self) -> list[dict[str, Any]]:
+        """Finished images as wire dicts, without base64 payloads: these cross process boundaries
+        (trigger events, XCom), where megabytes of image data have no place."""
+        return [
+            {key: value for key, value in image.to_wire().items() if key not in BULKY_OUTPUT_FIELDS}
+            for image in self.images()
+        ]
+
+    def error_dicts(self) -> list[dict[str, Any]]:
+        """Failures as :meth:`RunwareError.to_dict` dicts, with Runware's details and the error class."""
+        return [error.to_exception().to_dict() for error in self.errors()]

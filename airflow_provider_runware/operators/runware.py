@@ -376,9 +376,7 @@ class RunwareImageInferenceOperator(ResumableJobMixin, BaseOperator):
         state = self.hook.poll(PollState.expecting({entry.task_uuid: 1 for entry in submitted}))
         unknown = {e.task_uuid for e in state.errors() if e.code and "NotFound" in e.code}
         self._record(
-            ledger,
-            [image.to_wire() for image in state.images()],
-            [e.to_exception().to_dict() for e in state.errors() if e.task_uuid not in unknown],
+            ledger, state.result_dicts(), [e for e in state.error_dicts() if e["task_uuid"] not in unknown]
         )
         for entry in submitted:
             if entry.task_uuid in unknown:
@@ -510,11 +508,7 @@ class RunwareImageInferenceOperator(ResumableJobMixin, BaseOperator):
         return state.pending
 
     def _record_state(self, ledger: ImageLedger, state: Any) -> None:
-        self._record(
-            ledger,
-            [image.to_wire() for image in state.images()],
-            [e.to_exception().to_dict() for e in state.errors()],
-        )
+        self._record(ledger, state.result_dicts(), state.error_dicts())
 
     def execute_complete(
         self,

@@ -21,8 +21,6 @@ if TYPE_CHECKING:
 
     from airflow_provider_runware.schemas import PollState
 
-BULKY_FIELDS = ("imageBase64Data", "imageDataURI")
-
 
 def parse_task_uuids(value: Any) -> list[str]:
     """Accept what users pass: a list (XComArg output), a JSON list or a comma-separated string."""
@@ -37,13 +35,6 @@ def parse_task_uuids(value: Any) -> list[str]:
     if not uuids:
         raise RunwareValidationError(f"task_uuids={value!r} is invalid: must name at least one taskUUID")
     return uuids
-
-
-def _results(state: PollState) -> list[dict[str, Any]]:
-    return [
-        {key: value for key, value in image.to_wire().items() if key not in BULKY_FIELDS}
-        for image in state.images()
-    ]
 
 
 class RunwareTaskSensor(BaseSensorOperator):
@@ -91,14 +82,14 @@ class RunwareTaskSensor(BaseSensorOperator):
         state = self._check()
         if not state.done:
             self.log.info("Waiting for Runware tasks: %s", ", ".join(state.pending))
-        return PokeReturnValue(is_done=state.done, xcom_value=_results(state) if state.done else None)
+        return PokeReturnValue(is_done=state.done, xcom_value=state.result_dicts() if state.done else None)
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
         state = self._check()
         if state.done:
-            return _results(state)
+            return state.result_dicts()
         from airflow_provider_runware.triggers.runware import RunwareTaskTrigger
 
         self.defer(
@@ -110,7 +101,7 @@ class RunwareTaskSensor(BaseSensorOperator):
                 poll_interval=self.poll_interval,
             ),
             method_name="execute_complete",
-            kwargs={"finished": _results(state)},
+            kwargs={"finished": state.result_dicts()},
             timeout=timedelta(seconds=self.timeout)
             if self.execution_timeout is None
             else self.execution_timeout,

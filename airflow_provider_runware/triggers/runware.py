@@ -17,12 +17,6 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_provider_runware.exceptions import RunwareError
 
 EVENT_STATUSES = frozenset({"success", "partial", "error", "timeout"})
-# Output fields that can be megabytes; they must not travel through the trigger table or XCom.
-BULKY_FIELDS = ("imageBase64Data", "imageDataURI")
-
-
-def _lean(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in item.items() if key not in BULKY_FIELDS}
 
 
 class RunwareTaskTrigger(BaseTrigger):
@@ -93,8 +87,8 @@ class RunwareTaskTrigger(BaseTrigger):
             await hook.aclose()
 
     def _event_for(self, state: Any, timed_out: bool = False) -> dict[str, Any]:
-        results = [_lean(image.to_wire()) for image in state.images()]
-        errors = [error.to_exception().to_dict() for error in state.errors()]
+        results = state.result_dicts()
+        errors = state.error_dicts()
         pending = state.pending
         if timed_out:
             status = "timeout"
