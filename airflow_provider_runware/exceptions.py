@@ -9,7 +9,8 @@ the user's money) on a bad key, an empty balance or an invalid prompt.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from enum import Enum
+from typing import Any, ClassVar
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
@@ -44,10 +45,32 @@ UPLOAD_CODES = frozenset({"uploadFailed"})
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
+class ErrorCategory(str, Enum):
+    """What an error means for the images it concerns; stable across processes and versions.
+
+    Errors cross process boundaries (trigger events, the ledger in ``task_state_store``) as JSON, and
+    decisions such as "generate again?" are taken on the category, never on a Python class name.
+    """
+
+    VALIDATION = "validation"
+    AUTHENTICATION = "authentication"
+    PAYMENT = "payment"
+    SAFETY = "safety"
+    NOT_FOUND = "not_found"
+    MODEL_RETIRED = "model_retired"
+    COST_LIMIT = "cost_limit"
+    TRANSIENT = "transient"
+    GENERATION = "generation"
+    TIMEOUT = "timeout"
+    STORAGE = "storage"
+    LOST = "lost"
+
+
 class RunwareError(AirflowException):
     """Base of every provider error; carries Runware's error fields verbatim."""
 
     retryable: bool = False
+    category: ClassVar[ErrorCategory] = ErrorCategory.GENERATION
 
     def __init__(
         self,
@@ -94,7 +117,7 @@ class RunwareError(AirflowException):
             "documentation": self.documentation,
             "http_status": self.http_status,
             "retryable": self.retryable,
-            "kind": type(self).__name__,
+            "category": self.category.value,
         }
 
 
@@ -105,33 +128,49 @@ class RunwareFatalError(RunwareError, AirflowFailException):
 class RunwareValidationError(RunwareFatalError):
     """A request parameter breaks the model's rules (caught locally or reported by the API)."""
 
+    category = ErrorCategory.VALIDATION
+
 
 class RunwareAuthenticationError(RunwareFatalError):
     """The API key is missing, wrong, or not allowed to do this."""
+
+    category = ErrorCategory.AUTHENTICATION
 
 
 class RunwarePaymentError(RunwareFatalError):
     """The account has no credits left or hit its quota."""
 
+    category = ErrorCategory.PAYMENT
+
 
 class RunwareContentSafetyError(RunwareFatalError):
     """The prompt or the output was refused by a content policy."""
+
+    category = ErrorCategory.SAFETY
 
 
 class RunwareNotFoundError(RunwareFatalError):
     """The model or task is unknown to Runware (or has expired)."""
 
+    category = ErrorCategory.NOT_FOUND
+
 
 class RunwareModelDeactivatedError(RunwareFatalError):
     """Runware no longer serves the model; the message names the replacement when the catalog knows it."""
+
+    category = ErrorCategory.MODEL_RETIRED
 
 
 class RunwareCostLimitError(RunwareFatalError):
     """The catalog estimate exceeds the operator's ``max_cost_usd``; nothing was submitted."""
 
+    category = ErrorCategory.COST_LIMIT
+
 
 class RunwareTransientError(RunwareError):
     """Rate limit, capacity, 5xx, timeout or connection failure: worth retrying with backoff."""
+
+    category = ErrorCategory.TRANSIENT
 
     retryable = True
 
@@ -143,9 +182,13 @@ class RunwareTransientError(RunwareError):
 class RunwareGenerationError(RunwareError):
     """Runware accepted the task but the generation failed; an Airflow retry regenerates only these."""
 
+    category = ErrorCategory.GENERATION
+
 
 class RunwareTaskTimeoutError(RunwareError):
     """Waiting for results ran out of time; the tasks may still finish server-side (and be billed)."""
+
+    category = ErrorCategory.TIMEOUT
 
 
 class RunwareUploadError(RunwareFatalError):
@@ -155,6 +198,15 @@ class RunwareUploadError(RunwareFatalError):
     refused signature, a wrong endpoint) do not fix themselves between Airflow retries, so retrying
     would only pay for the same image again. Fix the storage, then clear the task.
     """
+
+    category = ErrorCategory.STORAGE
+
+
+class RunwareLostTaskError(RunwareFatalError):
+    """Runware has no record of a task an earlier try submitted; generating it again would be a
+    second payment, so only an explicit ``regenerate`` does that."""
+
+    category = ErrorCategory.LOST
 
 
 def error_class_for(code: str | None, http_status: int | None) -> type[RunwareError]:
@@ -200,10 +252,18 @@ def is_transient_status(status_code: int) -> bool:
     return status_code in TRANSIENT_STATUSES or status_code >= 500
 
 
+def error_category(data: Mapping[str, Any]) -> ErrorCategory:
+    """The category of an error dict; ledgers written before categories existed carry a class name."""
+    try:
+        return ErrorCategory(data.get("category"))
+    except ValueError:
+        legacy = {cls.__name__: cls for cls in _all_subclasses(RunwareError)}.get(str(data.get("kind")))
+        return legacy.category if legacy is not None else ErrorCategory.GENERATION
+
+
 def error_from_dict(data: Mapping[str, Any], message: str | None = None) -> RunwareError:
     """Rebuild an error that crossed a process boundary as :meth:`RunwareError.to_dict` output."""
-    error_classes = {cls.__name__: cls for cls in _all_subclasses(RunwareError)}
-    error_class = error_classes.get(str(data.get("kind")), RunwareGenerationError)
+    error_class = _CLASS_FOR_CATEGORY[error_category(data)]
     return error_class(
         message or str(data.get("message") or "Runware reported an error"),
         code=data.get("code"),
@@ -219,3 +279,19 @@ def _all_subclasses(cls: type[RunwareError]) -> list[type[RunwareError]]:
     for sub in cls.__subclasses__():
         found += [sub, *_all_subclasses(sub)]
     return found
+
+
+_CLASS_FOR_CATEGORY: dict[ErrorCategory, type[RunwareError]] = {
+    ErrorCategory.VALIDATION: RunwareValidationError,
+    ErrorCategory.AUTHENTICATION: RunwareAuthenticationError,
+    ErrorCategory.PAYMENT: RunwarePaymentError,
+    ErrorCategory.SAFETY: RunwareContentSafetyError,
+    ErrorCategory.NOT_FOUND: RunwareNotFoundError,
+    ErrorCategory.MODEL_RETIRED: RunwareModelDeactivatedError,
+    ErrorCategory.COST_LIMIT: RunwareCostLimitError,
+    ErrorCategory.TRANSIENT: RunwareTransientError,
+    ErrorCategory.GENERATION: RunwareGenerationError,
+    ErrorCategory.TIMEOUT: RunwareTaskTimeoutError,
+    ErrorCategory.STORAGE: RunwareUploadError,
+    ErrorCategory.LOST: RunwareLostTaskError,
+}

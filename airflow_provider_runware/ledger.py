@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from airflow_provider_runware.exceptions import ErrorCategory, error_category
+
 PLANNED = "planned"
 SUBMITTED = "submitted"
 SUCCESS = "success"
@@ -30,12 +32,12 @@ class ImageEntry:
     @property
     def error_is_lost_task(self) -> bool:
         """Runware forgot a task it accepted: regenerating would be a second payment."""
-        return (self.error or {}).get("kind") == "RunwareNotFoundError"
+        return error_category(self.error or {}) in (ErrorCategory.NOT_FOUND, ErrorCategory.LOST)
 
     @property
     def error_is_storage(self) -> bool:
         """The image was generated (and billed) but not stored: its generation did not fail."""
-        return (self.error or {}).get("kind") == "RunwareUploadError"
+        return error_category(self.error or {}) is ErrorCategory.STORAGE
 
     @property
     def regenerates_on_retry(self) -> bool:
