@@ -211,6 +211,11 @@ class RunwareLostTaskError(RunwareFatalError):
 
 def error_class_for(code: str | None, http_status: int | None) -> type[RunwareError]:
     """Pick the error class for an API answer: by the code first (a mixed batch's status says little)."""
+    return class_for_code(code) or _class_for_status(http_status)
+
+
+def class_for_code(code: str | None) -> type[RunwareError] | None:
+    """The error class a Runware code stands for; None for codes this table does not know."""
     code = code or ""
     if code in AUTH_CODES:
         return RunwareAuthenticationError
@@ -228,9 +233,9 @@ def error_class_for(code: str | None, http_status: int | None) -> type[RunwareEr
         return RunwareGenerationError
     if code in UPLOAD_CODES:
         return RunwareUploadError
-    if code in VALIDATION_CODES or code.startswith(VALIDATION_PREFIXES):
+    if code in VALIDATION_CODES or (code and code.startswith(VALIDATION_PREFIXES)):
         return RunwareValidationError
-    return _class_for_status(http_status)
+    return None
 
 
 def _class_for_status(status_code: int | None) -> type[RunwareError]:

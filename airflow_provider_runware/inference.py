@@ -95,6 +95,15 @@ class InferenceArguments:
         return get_model_spec(str(self.model)).estimate_cost(images)
 
 
+def is_templated(value: Any) -> bool:
+    """Values Airflow will render or resolve later cannot be judged when the DAG is parsed."""
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, Mapping):
+        return any(is_templated(v) for v in value.values())
+    return not isinstance(value, int | float | bool | type(None) | list | tuple)
+
+
 def _coerce_rendered(parameter: str, value: Any) -> Any:
     """Templates render to strings; integer parameters written as ``"{{ params.width }}"`` mean ints.
 

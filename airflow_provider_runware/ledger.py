@@ -1,23 +1,47 @@
-"""The per-task-instance record of which images were asked for, submitted, finished or failed.
+"""The per-task-instance record of every image a task asked for, and the only place its state changes.
 
-It lives in Airflow's ``task_state_store`` (kept across tries of the same task instance), so a retry
-knows what the earlier try paid for: finished images are reused, images still running are polled,
-and only images whose generation failed are generated again (under a new taskUUID, because Runware
-refuses a reused one).
+It lives in Airflow's ``task_state_store`` (kept across tries and manual clears of the same task
+instance), so a later try knows what an earlier one paid for. Each image moves through named states::
+
+    planned -> submitting -> submitted -> finished -> stored
+                    \\             \\-> failed (Runware's per-task answer) / lost (Runware forgot it)
+                     \\-> planned again only while the POST never completed
+
+``submitting`` is written *before* the POST leaves and ``submitted`` once Runware has answered it:
+the difference is what lets a later try tell "never reached Runware, submitting is the first payment"
+from "Runware accepted it and has since forgotten it, submitting again would be a second payment".
+
+Deadlines and upload-URL expiry belong to the image and are recorded at its first submission, so a
+retry, a manual clear or a restarted triggerer keeps the original deadline instead of starting anew.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from typing import Any
 
 from airflow_provider_runware.exceptions import ErrorCategory, error_category
 
-PLANNED = "planned"
-SUBMITTED = "submitted"
-SUCCESS = "success"
-FAILED = "error"
+# Failures after which generating the image again is the user's intent and not a second payment for
+# something Runware already produced: the generation itself failed or never started.
+REGENERABLE_CATEGORIES = frozenset({ErrorCategory.GENERATION, ErrorCategory.TRANSIENT})
+
+
+class ImageState(str, Enum):
+    PLANNED = "planned"
+    SUBMITTING = "submitting"
+    SUBMITTED = "submitted"
+    FINISHED = "finished"
+    STORED = "stored"
+    FAILED = "failed"
+    LOST = "lost"
+
+
+# Ledgers written before the states had names.
+_LEGACY_STATES = {"success": ImageState.FINISHED, "error": ImageState.FAILED}
+WAITING_STATES = frozenset({ImageState.SUBMITTING, ImageState.SUBMITTED})
 
 
 @dataclass
@@ -25,31 +49,52 @@ class ImageEntry:
     index: int
     task_uuid: str
     generation: int = 0
-    status: str = PLANNED
+    state: ImageState = ImageState.PLANNED
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
+    submitted_at: float | None = None
+    deadline: float | None = None
+    upload_expires_at: float | None = None
+    cost_reported: bool = False
 
     @property
-    def error_is_lost_task(self) -> bool:
-        """Runware forgot a task it accepted: regenerating would be a second payment."""
-        return error_category(self.error or {}) in (ErrorCategory.NOT_FOUND, ErrorCategory.LOST)
+    def error_category(self) -> ErrorCategory | None:
+        return error_category(self.error) if self.error else None
 
     @property
-    def error_is_storage(self) -> bool:
-        """The image was generated (and billed) but not stored: its generation did not fail."""
-        return error_category(self.error or {}) is ErrorCategory.STORAGE
+    def was_generated(self) -> bool:
+        """Runware produced (and billed) this image, whether or not it could be stored."""
+        return self.result is not None or self.error_category is ErrorCategory.STORAGE
 
     @property
     def regenerates_on_retry(self) -> bool:
-        """Only failed *generations* are generated again by a retry; an image Runware lost or made
-        but could not store would be paid for twice, so that takes an explicit ``regenerate``."""
-        return self.status == FAILED and not (self.error_is_lost_task or self.error_is_storage)
+        """Only a failed *generation* is generated again by a later try. An image Runware lost, refused
+        (safety, validation) or made but could not store would be paid for twice or refused again, so
+        that takes an explicit ``regenerate``."""
+        return (
+            self.state is ImageState.FAILED
+            and self.result is None
+            and self.error_category in REGENERABLE_CATEGORIES
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "state": self.state.value}
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> ImageEntry:
+        data = dict(value)
+        raw_state = data.pop("state", None) or data.pop("status", ImageState.PLANNED.value)
+        data.pop("status", None)
+        state = _LEGACY_STATES.get(raw_state) or ImageState(raw_state)
+        return cls(**data, state=state)
 
 
 @dataclass
 class ImageLedger:
     fingerprint: str
     entries: list[ImageEntry] = field(default_factory=list)
+
+    # ----- planning ---------------------------------------------------------------------------
 
     @classmethod
     def plan(
@@ -76,28 +121,104 @@ class ImageLedger:
             entries.append(entry)
         return cls(fingerprint=fingerprint, entries=entries)
 
+    # ----- transitions ------------------------------------------------------------------------
+
+    def mark_submitting(
+        self, entries: Iterable[ImageEntry], now: float, timeout: float, upload_margin: float
+    ) -> None:
+        """Before the POST: from here on a crash leaves a record of the UUIDs. Deadline and URL expiry
+        are set once per generation and kept by a resubmission of the same UUID."""
+        for entry in entries:
+            if entry.submitted_at is None:
+                entry.submitted_at = now
+                entry.deadline = now + timeout
+                entry.upload_expires_at = now + timeout + upload_margin
+            entry.state = ImageState.SUBMITTING
+
+    def mark_submitted(self, task_uuids: Iterable[str]) -> None:
+        """Runware answered the POST for these: accepted, or already known (``conflictTaskUUID``)."""
+        for entry in self._entries_for(task_uuids, ImageState.SUBMITTING):
+            entry.state = ImageState.SUBMITTED
+
+    def mark_refused(self, task_uuid: str, error: Mapping[str, Any]) -> None:
+        """Runware refused the task when it was submitted: nothing was generated."""
+        for entry in self._entries_for([task_uuid], ImageState.SUBMITTING, ImageState.SUBMITTED):
+            entry.state, entry.error = ImageState.FAILED, dict(error)
+
+    def mark_unknown(self, task_uuid: str, lost_error: Mapping[str, Any]) -> None:
+        """Runware says it does not know the task. If its POST never completed, sending it now (under
+        the same taskUUID) is its first submission, with a fresh deadline and upload URL. If Runware
+        had answered the POST, the task is lost: sending it again would be a second payment."""
+        for entry in self._entries_for([task_uuid], *WAITING_STATES):
+            if entry.state is ImageState.SUBMITTING:
+                entry.state = ImageState.PLANNED
+                entry.submitted_at = entry.deadline = entry.upload_expires_at = None
+            else:
+                self.mark_lost(entry, lost_error)
+
+    def mark_finished(self, task_uuid: str, result: Mapping[str, Any]) -> None:
+        for entry in self._entries_for([task_uuid], *WAITING_STATES):
+            entry.state, entry.result, entry.error = ImageState.FINISHED, dict(result), None
+
+    def mark_failed(self, task_uuid: str, error: Mapping[str, Any]) -> None:
+        """Runware's own per-task answer: the generation failed or was refused (safety, validation)."""
+        for entry in self._entries_for([task_uuid], *WAITING_STATES):
+            entry.state, entry.error = ImageState.FAILED, dict(error)
+
+    def mark_lost(self, entry: ImageEntry, error: Mapping[str, Any]) -> None:
+        """Runware accepted the task and no longer knows it, or its upload URL expired unused."""
+        entry.state, entry.error = ImageState.LOST, dict(error)
+
+    def mark_stored(self, entry: ImageEntry, size: int) -> None:
+        entry.state, entry.error = ImageState.STORED, None
+        if entry.result is not None and size >= 0:
+            entry.result["bytes"] = size
+
+    def mark_not_stored(self, entry: ImageEntry, error: Mapping[str, Any]) -> None:
+        """Generated and billed, but the object is missing: a later try checks it again for free."""
+        entry.state, entry.error = ImageState.FAILED, dict(error)
+
+    def mark_cost_reported(self) -> None:
+        """A later try labels these images reused instead of adding their cost again."""
+        for entry in self.entries:
+            if entry.was_generated:
+                entry.cost_reported = True
+
+    def _entries_for(self, task_uuids: Iterable[str], *states: ImageState) -> list[ImageEntry]:
+        wanted = set(task_uuids)
+        return [e for e in self.entries if e.task_uuid in wanted and e.state in states]
+
+    # ----- queries ----------------------------------------------------------------------------
+
+    def in_state(self, *states: ImageState) -> list[ImageEntry]:
+        return [entry for entry in self.entries if entry.state in states]
+
+    @property
+    def waiting(self) -> list[ImageEntry]:
+        return self.in_state(*WAITING_STATES)
+
+    @property
+    def task_uuids(self) -> list[str]:
+        return [entry.task_uuid for entry in self.entries]
+
+    def wait_deadline(self) -> float | None:
+        """The latest deadline of the images still running: each keeps its own from first submission."""
+        deadlines = [e.deadline for e in self.waiting if e.deadline is not None]
+        return max(deadlines) if deadlines else None
+
+    def counts(self) -> dict[str, int]:
+        return {state.value: len(self.in_state(state)) for state in ImageState if self.in_state(state)}
+
+    # ----- persistence ------------------------------------------------------------------------
+
     @classmethod
     def from_json(cls, value: Any) -> ImageLedger | None:
         if not isinstance(value, dict) or "fingerprint" not in value:
             return None
         return cls(
             fingerprint=value["fingerprint"],
-            entries=[ImageEntry(**entry) for entry in value.get("entries", [])],
+            entries=[ImageEntry.from_json(entry) for entry in value.get("entries", [])],
         )
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def by_uuid(self) -> dict[str, ImageEntry]:
-        return {entry.task_uuid: entry for entry in self.entries}
-
-    def with_status(self, *statuses: str) -> list[ImageEntry]:
-        return [entry for entry in self.entries if entry.status in statuses]
-
-    @property
-    def unfinished(self) -> list[ImageEntry]:
-        return [entry for entry in self.entries if entry.status in (PLANNED, SUBMITTED)]
-
-    @property
-    def task_uuids(self) -> list[str]:
-        return [entry.task_uuid for entry in self.entries]
+        return {"fingerprint": self.fingerprint, "entries": [entry.to_json() for entry in self.entries]}

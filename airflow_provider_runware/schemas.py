@@ -15,9 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from airflow_provider_runware.catalog import raise_for_violations, validate_image_inference
 from airflow_provider_runware.exceptions import (
+    ErrorCategory,
     RunwareError,
     RunwareFatalError,
     RunwareValidationError,
+    class_for_code,
     error_class_for,
 )
 
@@ -179,6 +181,21 @@ def _ends_task(error: ApiErrorItem) -> bool:
     return issubclass(error_class_for(error.code, None), RunwareFatalError)
 
 
+# Categories that describe the request or the account, never one task's generation.
+_ABOUT_THE_REQUEST = frozenset({ErrorCategory.TRANSIENT, ErrorCategory.AUTHENTICATION, ErrorCategory.PAYMENT})
+
+
+def _answers_for_task(error: ApiErrorItem) -> bool:
+    """Is this Runware's answer about the task itself (its generation failed, was refused or is
+    unknown), rather than about the request that asked? Only the former may mark an image failed:
+    a rate-limit or server error that happens to name a taskUUID says nothing about the image, and
+    recording it as a failed generation would make a retry pay for the image again."""
+    if error.status == TERMINAL_ERROR:
+        return True
+    error_class = class_for_code(error.code)
+    return error_class is not None and error_class.category not in _ABOUT_THE_REQUEST
+
+
 class PollState(BaseModel):
     """What is known about a set of task UUIDs; every poll is merged in as cumulative state."""
 
@@ -201,7 +218,8 @@ class PollState(BaseModel):
             else:
                 self._merge_image(item)
         for error in response.errors:
-            fresh_errors.setdefault(error.task_uuid or "", []).append(error)
+            if _answers_for_task(error):
+                fresh_errors.setdefault(error.task_uuid or "", []).append(error)
         for task_uuid, errors in fresh_errors.items():
             progress = self.tasks.get(task_uuid)
             if progress is not None and len(errors) >= len(progress.errors):

@@ -35,6 +35,7 @@ PERSISTENT_KINDS = frozenset(
         "ack_shape",
         "legacy_pending",
         "not_found",
+        "amnesia",
     }
 )
 # Actions applied at once when posted; nothing is stored.

@@ -77,7 +77,8 @@ async def get_response(state: EmulatorState, task: Mapping[str, Any], _root: str
     if problem is not None:
         return problem
     record = state.tasks.get(task["taskUUID"])
-    if record is None:
+    # "amnesia": Runware answers as if it had forgotten every task (results expired, or lost).
+    if record is None or state.faults.take("amnesia") is not None:
         return _not_found(state, "getResponse", task["taskUUID"])
     return progress_of(state, record)
 

@@ -31,6 +31,7 @@ from airflow_provider_runware.exceptions import (
     error_class_for,
     is_transient_status,
 )
+from airflow_provider_runware.polling import PollStep, ProgressLog, WaitOutcome, decide
 from airflow_provider_runware.retry import poll_delays, retry_policy
 from airflow_provider_runware.schemas import (
     ApiErrorItem,
@@ -352,18 +353,34 @@ class RunwareHook(BaseHook):
             state.merge(await self.aget_response(state.pending))
         return state
 
+    def wait(self, state: PollState, *, deadline: float, poll_interval: float = 10.0) -> PollStep:
+        """Poll until every task is terminal, the wall-clock ``deadline`` passes, or an error that
+        waiting cannot heal (auth, payment) arrives; anything transient is logged and polled again."""
+        delays = poll_delays(poll_interval)
+        progress = ProgressLog(self.log.info, self.log.warning, time.time())
+        while True:
+            error: RunwareError | None = None
+            try:
+                self.poll(state)
+            except RunwareError as exc:
+                error = exc
+            now = time.time()
+            step = decide(state, error, now, deadline)
+            progress.step(state, step, now, deadline)
+            if step.final:
+                return step
+            time.sleep(max(0.0, min(next(delays), deadline - now)))
+
     def wait_for_tasks(
         self, expected: Mapping[str, int], *, timeout: float, poll_interval: float = 10.0
     ) -> PollState:
-        """Poll until every task is terminal; raise :class:`RunwareTaskTimeoutError` naming the rest."""
+        """Wait for tasks; raise :class:`RunwareTaskTimeoutError` naming the unfinished ones."""
         state = PollState.expecting(expected)
-        deadline = time.monotonic() + timeout
-        delays = poll_delays(poll_interval)
-        while not self.poll(state).done:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise timeout_error(state.pending, timeout)
-            time.sleep(min(next(delays), remaining))
+        step = self.wait(state, deadline=time.time() + timeout, poll_interval=poll_interval)
+        if step.outcome is WaitOutcome.FAILED and step.error is not None:
+            raise step.error
+        if step.outcome is WaitOutcome.TIMED_OUT:
+            raise timeout_error(state.pending, timeout)
         return state
 
     def generate_images(

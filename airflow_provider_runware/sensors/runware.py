@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseSensorOperator, PokeReturnValue, conf
@@ -19,6 +20,7 @@ from airflow_provider_runware.exceptions import RunwareValidationError
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_provider_runware.hooks.runware import RunwareHook
     from airflow_provider_runware.schemas import PollState
 
 
@@ -38,7 +40,8 @@ def parse_task_uuids(value: Any) -> list[str]:
 
 
 class RunwareTaskSensor(BaseSensorOperator):
-    """Wait until Runware tasks are done; returns their images (as wire dicts without base64).
+    """Wait until Runware tasks are done; returns one small record per image, with the operator's keys
+    (``task_uuid``, ``image_uuid``, ``image_url``, ``seed``, ``cost``, ``nsfw``; never base64).
 
     :param task_uuids: Task UUIDs to wait for (a list, e.g. ``submit.output``, or a string). Templated.
     :param number_results: Images expected per task UUID.
@@ -68,30 +71,59 @@ class RunwareTaskSensor(BaseSensorOperator):
         self.deferrable = deferrable
         self.poll_interval = poll_interval
 
+    @cached_property
+    def hook(self) -> RunwareHook:
+        """One hook and HTTP client for every poke of this try (closed when the try ends)."""
+        from airflow_provider_runware.hooks.runware import RunwareHook
+
+        return RunwareHook(runware_conn_id=self.runware_conn_id)
+
     def _check(self) -> PollState:
-        from airflow_provider_runware.hooks.runware import RunwareHook, raise_for_failed_images
+        """One poll. A transient failure is not a verdict on the images: the next poke asks again."""
+        from airflow_provider_runware.exceptions import RunwareError
+        from airflow_provider_runware.hooks.runware import raise_for_failed_images
+        from airflow_provider_runware.polling import WAIT_ENDING_CATEGORIES
         from airflow_provider_runware.schemas import PollState
 
         uuids = parse_task_uuids(self.task_uuids)
         state = PollState.expecting(dict.fromkeys(uuids, self.number_results))
-        RunwareHook(runware_conn_id=self.runware_conn_id).poll(state)
+        try:
+            self.hook.poll(state)
+        except RunwareError as error:
+            if error.category in WAIT_ENDING_CATEGORIES:
+                raise
+            self.log.warning("Polling Runware failed (%s); trying again at the next poke", error)
+            return state
         raise_for_failed_images(state)
         return state
 
     def poke(self, context: Context) -> PokeReturnValue:
         state = self._check()
         if not state.done:
-            self.log.info("Waiting for Runware tasks: %s", ", ".join(state.pending))
-        return PokeReturnValue(is_done=state.done, xcom_value=state.result_dicts() if state.done else None)
+            self.log.info(
+                "Waiting for %d of %d Runware tasks: %s",
+                len(state.pending),
+                len(state.tasks),
+                ", ".join(state.pending),
+            )
+        return PokeReturnValue(is_done=state.done, xcom_value=image_records(state.result_dicts()))
 
     def execute(self, context: Context) -> Any:
+        try:
+            return self._execute(context)
+        finally:
+            self.hook.close()
+
+    def _execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
         state = self._check()
         if state.done:
-            return state.result_dicts()
+            return image_records(state.result_dicts())
+        from airflow_provider_runware.operators.runware import DEFERRAL_RACE_MARGIN
         from airflow_provider_runware.triggers.runware import RunwareTaskTrigger
 
+        self.log.info("Deferring while waiting for Runware tasks: %s", ", ".join(state.pending))
         self.defer(
             trigger=RunwareTaskTrigger(
                 task_uuids=state.pending,
@@ -99,6 +131,7 @@ class RunwareTaskSensor(BaseSensorOperator):
                 number_results=self.number_results,
                 runware_conn_id=self.runware_conn_id,
                 poll_interval=self.poll_interval,
+                not_before=time.time() + DEFERRAL_RACE_MARGIN,
             ),
             method_name="execute_complete",
             kwargs={"finished": state.result_dicts()},
@@ -118,10 +151,27 @@ class RunwareTaskSensor(BaseSensorOperator):
         from airflow_provider_runware.triggers.runware import validate_event
 
         event = validate_event(event)
+        if event.get("failure"):
+            raise error_from_dict(event["failure"], message=str(event.get("message")))
         if event["status"] == "timeout":
             raise timeout_error(event.get("pending", []), self.timeout)
         if event["status"] != "success":
             errors = event.get("errors") or [{}]
             details = "; ".join(f"{e.get('task_uuid')}: {e.get('code')}: {e.get('message')}" for e in errors)
             raise error_from_dict(errors[0], message=f"{event.get('message')} ({details})")
-        return [*(finished or []), *event.get("results", [])]
+        return image_records([*(finished or []), *event.get("results", [])])
+
+
+def image_records(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Runware's wire items as the operator's XCom records (same keys, no base64, no signed URL)."""
+    return [
+        {
+            "task_uuid": item.get("taskUUID"),
+            "image_uuid": item.get("imageUUID"),
+            "image_url": item.get("imageURL"),
+            "seed": item.get("seed"),
+            "cost": item.get("cost"),
+            "nsfw": item.get("NSFWContent"),
+        }
+        for item in items
+    ]

@@ -1,8 +1,9 @@
 """RunwareTaskTrigger: waits for Runware tasks in the triggerer, without holding a worker slot.
 
 All task UUIDs are asked about in one getResponse POST per poll, with backoff from about a second up
-to ``poll_interval``. The deadline is absolute wall-clock time, so a trigger re-created after a
-triggerer restart keeps the original deadline instead of starting a new one.
+to ``poll_interval``. What each poll means is decided by :mod:`airflow_provider_runware.polling`, the
+same function the blocking wait uses. The deadline is absolute wall-clock time, so a trigger re-created
+after a triggerer restart keeps the original deadline instead of starting a new one.
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ class RunwareTaskTrigger(BaseTrigger):
     """Poll getResponse for ``task_uuids`` until each has ``number_results`` terminal images.
 
     Emits exactly one event: ``{"status": success|partial|error|timeout, "message", "results",
-    "errors", "pending", "task_uuids"}``. No secrets are held: only the connection id.
+    "errors", "pending", "task_uuids", "failure"}``. ``errors`` holds only Runware's per-task answers;
+    ``failure`` is the error that ended the wait early (authentication, payment), if any. Transient
+    failures while polling never end the wait before ``end_time``. No secrets are held: only the
+    connection id.
+
+    :param end_time: Wall-clock deadline (epoch seconds) of the images, not of this trigger.
+    :param not_before: No event is emitted before this wall-clock time. A task resumed moments after
+        it deferred can be failed by Airflow itself (apache/airflow#72716), so the operator sets it to
+        its deferral time plus a safety margin.
     """
 
     def __init__(
@@ -33,6 +42,7 @@ class RunwareTaskTrigger(BaseTrigger):
         number_results: int = 1,
         runware_conn_id: str = "runware_default",
         poll_interval: float = 10.0,
+        not_before: float = 0.0,
     ) -> None:
         super().__init__()
         self.task_uuids = list(task_uuids)
@@ -40,6 +50,7 @@ class RunwareTaskTrigger(BaseTrigger):
         self.number_results = int(number_results)
         self.runware_conn_id = runware_conn_id
         self.poll_interval = float(poll_interval)
+        self.not_before = float(not_before)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -50,49 +61,53 @@ class RunwareTaskTrigger(BaseTrigger):
                 "number_results": self.number_results,
                 "runware_conn_id": self.runware_conn_id,
                 "poll_interval": self.poll_interval,
+                "not_before": self.not_before,
             },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from airflow_provider_runware.hooks.runware import RunwareHook
+        from airflow_provider_runware.polling import ProgressLog, decide
         from airflow_provider_runware.retry import poll_delays
         from airflow_provider_runware.schemas import PollState
 
         hook = RunwareHook(runware_conn_id=self.runware_conn_id)
         state = PollState.expecting(dict.fromkeys(self.task_uuids, self.number_results))
         delays = poll_delays(self.poll_interval)
+        progress = ProgressLog(self.log.info, self.log.warning, time.time())
         try:
             while True:
                 # Wait before each poll, the first included: the operator has just polled before
-                # deferring, and resuming a task within moments of its deferral races Airflow's own
-                # bookkeeping of the deferred try.
+                # deferring.
                 await asyncio.sleep(max(0.0, min(next(delays), self.end_time - time.time())))
-                await hook.apoll(state)
-                if state.done:
-                    yield TriggerEvent(self._event_for(state))
+                error: RunwareError | None = None
+                try:
+                    await hook.apoll(state)
+                except RunwareError as exc:
+                    error = exc
+                now = time.time()
+                step = decide(state, error, now, self.end_time)
+                progress.step(state, step, now, self.end_time)
+                if step.final:
+                    await asyncio.sleep(max(0.0, self.not_before - time.time()))
+                    yield TriggerEvent(self._event_for(state, step))
                     return
-                if time.time() >= self.end_time:
-                    yield TriggerEvent(self._event_for(state, timed_out=True))
-                    return
-        except RunwareError as error:
-            yield TriggerEvent(
-                {
-                    **self._event_for(state),
-                    "status": "error",
-                    "message": f"Polling Runware failed: {error}",
-                    "errors": [error.to_dict()],
-                }
-            )
         finally:
             await hook.aclose()
 
-    def _event_for(self, state: Any, timed_out: bool = False) -> dict[str, Any]:
+    def _event_for(self, state: Any, step: Any) -> dict[str, Any]:
+        from airflow_provider_runware.polling import WaitOutcome
+
         results = state.result_dicts()
         errors = state.error_dicts()
         pending = state.pending
-        if timed_out:
+        failure = None
+        if step.outcome is WaitOutcome.TIMED_OUT:
             status = "timeout"
             message = f"Timed out waiting for Runware tasks: {', '.join(pending)}"
+        elif step.outcome is WaitOutcome.FAILED:
+            status, failure = "error", step.error.to_dict()
+            message = f"Waiting for Runware ended: {step.error}"
         elif errors:
             status = "partial" if results else "error"
             message = f"{len(errors)} of {len(results) + len(errors)} Runware images failed"
@@ -106,6 +121,7 @@ class RunwareTaskTrigger(BaseTrigger):
             "errors": errors,
             "pending": pending,
             "task_uuids": self.task_uuids,
+            "failure": failure,
         }
 
 

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +39,19 @@ class DagOutcome:
             return [json.loads(row.value) if isinstance(row.value, str) else row.value for row in rows]
 
 
-def run_dag(file_name: str, dag_id: str, conf: dict[str, Any] | None = None) -> DagOutcome:
+def run_dag(
+    file_name: str, dag_id: str, conf: dict[str, Any] | None = None, logical_date: datetime | None = None
+) -> DagOutcome:
+    """Run the DAG once. The same ``logical_date`` again re-runs the same run id (Airflow clears it
+    first, as a user's "clear" does), which is how tests play a manual clear."""
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / file_name))
     assert not bag.import_errors, bag.import_errors
     dag = bag.get_dag(dag_id)
     assert dag is not None, f"{dag_id} not found in {file_name}"
-    run = dag.test(run_conf=conf)
+    same_run = {"logical_date": logical_date, "run_after": logical_date} if logical_date else {}
+    run = dag.test(run_conf=conf, **same_run)
     tasks = {
         ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]": (str(ti.state), ti.try_number)
         for ti in run.get_task_instances()

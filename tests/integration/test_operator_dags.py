@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -49,49 +50,82 @@ def test_generates_and_returns_small_xcom(airflow: EmulatorHandle, mode: str) ->
 
 
 @pytest.mark.parametrize("mode", ["deferrable", "blocking"])
-def test_crash_after_submit_never_pays_twice(airflow: EmulatorHandle, mode: str) -> None:
-    outcome = run_dag(SCENARIOS, f"runware_crash_after_submit_{mode}")
-    assert outcome.state == "success"
-    assert outcome.tasks["generate"] == ("success", 2)
-    counts = submissions(airflow)
-    assert len(counts) == 2
-    assert set(counts.values()) == {1}, f"an image was submitted twice: {counts}"
-    assert generations(airflow) == 2
-    assert len(only_result(outcome)) == 2
-
-
-def test_without_stored_state_the_derived_uuids_still_prevent_a_second_payment(
-    airflow: EmulatorHandle,
+def test_an_answer_lost_after_runware_accepted_is_resent_and_polled_not_paid_twice(
+    airflow: EmulatorHandle, mode: str
 ) -> None:
-    outcome = run_dag(SCENARIOS, "runware_crash_with_wiped_state")
+    airflow.fault(kind="drop_connection", task_type="imageInference", after=True, count=1)
+    outcome = run_dag(SCENARIOS, f"runware_basic_{mode}")
     assert outcome.state == "success"
-    assert outcome.tasks["generate"] == ("success", 2)
+    assert outcome.tasks["generate"] == ("success", 1)
     answers = Counter(
         (entry["taskUUID"], entry["status"]) for entry in airflow.tasks_of_type("imageInference")
     )
     uuids = {task_uuid for task_uuid, _ in answers}
-    assert len(uuids) == 2, "the retry derived the very same taskUUIDs"
-    assert all(answers[(task_uuid, 200)] == 1 for task_uuid in uuids)
-    assert all(answers[(task_uuid, 400)] == 1 for task_uuid in uuids), (
-        "resubmission answered conflictTaskUUID"
-    )
-    assert generations(airflow) == 2, "Runware generated (and billed) each image once"
+    assert len(uuids) == 2
+    assert all(answers[(task_uuid, 400)] == 1 for task_uuid in uuids), "the resend met conflictTaskUUID"
+    assert generations(airflow) == 2
     assert len(only_result(outcome)) == 2
 
 
-def test_crash_between_storing_uuids_and_post_submits_once(airflow: EmulatorHandle) -> None:
-    outcome = run_dag(SCENARIOS, "runware_crash_before_post")
+@pytest.mark.parametrize("mode", ["deferrable", "blocking"])
+def test_a_post_that_never_completed_is_sent_again_under_the_same_uuid(
+    airflow: EmulatorHandle, mode: str
+) -> None:
+    airflow.fault(kind="drop_connection", task_type="imageInference", count=6)
+    outcome = run_dag(SCENARIOS, f"runware_retry_{mode}")
     assert outcome.state == "success"
     assert outcome.tasks["generate"] == ("success", 2)
-    assert list(submissions(airflow).values()) == [1]
+    sent = submissions(airflow)
+    assert len(sent) == 2, "try 2 sent the very UUIDs try 1 recorded before its POST"
+    assert generations(airflow) == 2
+    assert len(only_result(outcome)) == 2
 
 
-def test_crash_while_waiting_reconnects_through_resumable_job_mixin(airflow: EmulatorHandle) -> None:
-    outcome = run_dag(SCENARIOS, "runware_crash_while_waiting")
-    assert outcome.state == "success"
-    assert outcome.tasks["generate"] == ("success", 2)
-    assert list(submissions(airflow).values()) == [1]
-    assert generations(airflow) == 1
+@pytest.mark.parametrize("mode", ["deferrable", "blocking"])
+def test_a_try_killed_while_waiting_is_picked_up_by_the_next_without_paying_again(
+    airflow: EmulatorHandle, mode: str
+) -> None:
+    """Airflow itself kills try 1 (execution_timeout) while Runware is still generating."""
+    airflow.fault(kind="queue_delay", seconds=4)
+    outcome = run_dag(SCENARIOS, f"runware_killed_while_waiting_{mode}")
+    assert outcome.state == "success", outcome.tasks
+    assert outcome.tasks["generate"][1] >= 2, "at least one try was killed"
+    assert set(submissions(airflow).values()) == {1}
+    assert generations(airflow) == 2
+    assert len(only_result(outcome)) == 2
+
+
+def test_a_cleared_run_without_stored_state_derives_the_same_uuids_and_pays_nothing(
+    airflow: EmulatorHandle,
+) -> None:
+    when = datetime(2026, 11, 20, 6, tzinfo=timezone.utc)
+    first = run_dag(SCENARIOS, "runware_basic_deferrable", logical_date=when)
+    second = run_dag(SCENARIOS, "runware_basic_deferrable", logical_date=when)
+    assert first.run_id == second.run_id
+    assert second.state == "success"
+    answers = Counter(
+        (entry["taskUUID"], entry["status"]) for entry in airflow.tasks_of_type("imageInference")
+    )
+    uuids = {task_uuid for task_uuid, _ in answers}
+    assert len(uuids) == 2, "the re-run derived the very same taskUUIDs"
+    assert all(answers[(task_uuid, 200)] == 1 for task_uuid in uuids)
+    assert generations(airflow) == 2, "Runware generated (and billed) each image once"
+    assert [i["task_uuid"] for i in only_result(second)] == [i["task_uuid"] for i in only_result(first)]
+
+
+@pytest.mark.parametrize("mode", ["deferrable", "blocking"])
+def test_a_task_runware_forgot_fails_by_name_and_is_never_resubmitted(
+    airflow: EmulatorHandle, mode: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    airflow.fault(kind="amnesia")
+    outcome = run_dag(SCENARIOS, f"runware_retry_{mode}")
+    assert outcome.state == "failed"
+    assert set(submissions(airflow).values()) == {1}, "a forgotten task is never sent again"
+    text = "".join(capfd.readouterr())
+    assert "RunwareLostTaskError" in text
+    assert "set `regenerate`" in text
+    for task_uuid in submissions(airflow):
+        assert task_uuid in text
 
 
 @pytest.mark.parametrize("mode", ["deferrable", "blocking"])
@@ -187,7 +221,8 @@ def test_sensor_waits_for_submitted_tasks(airflow: EmulatorHandle, mode: str) ->
     assert outcome.state == "success", outcome.tasks
     (uuids,) = outcome.xcom("submit")
     (images,) = outcome.xcom("wait")
-    assert {image["taskUUID"] for image in images} == set(uuids)
+    assert {image["task_uuid"] for image in images} == set(uuids)
+    assert all(image["image_url"].startswith("http://127.0.0.1") for image in images)
     assert len(images) == 2
 
 
@@ -200,19 +235,29 @@ def test_sensor_fails_fast_on_failed_generation(airflow: EmulatorHandle) -> None
 
 @pytest.mark.parametrize("fixed", [True, False])
 def test_an_image_that_could_not_be_stored_is_rechecked_never_regenerated(
-    airflow: EmulatorHandle, s3_bucket: str, aws_conn: str, capfd: pytest.CaptureFixture[str], fixed: bool
+    airflow: EmulatorHandle,
+    s3_bucket: str,
+    aws_conn: str,
+    s3_client: Any,
+    capfd: pytest.CaptureFixture[str],
+    fixed: bool,
 ) -> None:
     airflow.fault(kind="upload_skip", count=1)
-    conf = {"output_location": f"s3://{s3_bucket}/x/", "storage_conn_id": aws_conn, "fix_storage": fixed}
-    outcome = run_dag(SCENARIOS, "runware_upload_recheck", conf=conf)
-    assert outcome.tasks["generate"][1] == 2, "the second try ran"
-    assert list(submissions(airflow).values()) == [1]
+    conf = {"output_location": f"s3://{s3_bucket}/x/", "storage_conn_id": aws_conn}
+    when = datetime(2026, 11, 21, 6, tzinfo=timezone.utc)
+    first = run_dag(SCENARIOS, "runware_to_s3_retry", conf=conf, logical_date=when)
+    assert first.state == "failed"
+    assert first.tasks["generate"][1] == 1, "a storage failure is fatal: no paid retry"
+    assert "could not be stored" in "".join(capfd.readouterr())
+    if fixed:
+        key = next(entry["target"] for entry in airflow.requests("upload")).split(f"/{s3_bucket}/", 1)[1]
+        s3_client.put_object(Bucket=s3_bucket, Key=key, Body=b"uploaded late")
+    second = run_dag(SCENARIOS, "runware_to_s3_retry", conf=conf, logical_date=when)
     assert generations(airflow) == 1, "the image was paid for once"
     if fixed:
-        assert outcome.state == "success"
-        (image,) = only_result(outcome)
+        assert second.state == "success"
+        (image,) = only_result(second)
         assert image["bytes"] == len(b"uploaded late")
     else:
-        assert outcome.state == "failed"
-        output = capfd.readouterr()
-        assert "could not be stored" in output.out + output.err
+        assert second.state == "failed"
+        assert "could not be stored" in "".join(capfd.readouterr())

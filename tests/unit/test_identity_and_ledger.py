@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from airflow_provider_runware.identity import (
     TaskInstanceIdentity,
     derive_task_uuid,
     object_name,
     request_fingerprint,
 )
-from airflow_provider_runware.ledger import FAILED, PLANNED, SUCCESS, ImageLedger
+from airflow_provider_runware.ledger import ImageLedger, ImageState
 
 TI = TaskInstanceIdentity("campaign", "scheduled__2026-11-25T06:00:00+00:00", "generate_images", 3)
 REQUEST = {
@@ -54,44 +56,120 @@ def uuid_for(index: int, generation: int) -> str:
     return derive_task_uuid(TI, index, "fp", generation)
 
 
-def test_plan_reuses_successes_and_bumps_only_failed_generations() -> None:
-    ledger = ImageLedger.plan(None, "fp", 3, uuid_for)
-    assert [e.status for e in ledger.entries] == [PLANNED] * 3
-    ledger.entries[0].status = SUCCESS
-    ledger.entries[1].status = FAILED
-    ledger.entries[1].error = {"kind": "RunwareGenerationError", "code": "inferenceError"}
+def generation_failure(code: str = "inferenceError", category: str = "generation") -> dict[str, str]:
+    return {"code": code, "category": category, "message": "nope"}
+
+
+def submitted(count: int, now: float = 1000.0, timeout: float = 60.0) -> ImageLedger:
+    ledger = ImageLedger.plan(None, "fp", count, uuid_for)
+    ledger.mark_submitting(ledger.entries, now, timeout, upload_margin=900.0)
+    ledger.mark_submitted(ledger.task_uuids)
+    return ledger
+
+
+def test_plan_reuses_finished_images_and_bumps_only_failed_generations() -> None:
+    ledger = submitted(3)
+    ledger.mark_finished(uuid_for(0, 0), {"imageUUID": "i0"})
+    ledger.mark_failed(uuid_for(1, 0), generation_failure())
     replanned = ImageLedger.plan(ImageLedger.from_json(ledger.to_json()), "fp", 3, uuid_for)
-    assert replanned.entries[0].status == SUCCESS
+    states = [e.state for e in replanned.entries]
+    assert states == [ImageState.FINISHED, ImageState.PLANNED, ImageState.SUBMITTED]
     assert replanned.entries[0].task_uuid == uuid_for(0, 0)
-    assert replanned.entries[1].status == PLANNED
     assert replanned.entries[1].generation == 1
     assert replanned.entries[1].task_uuid == uuid_for(1, 1)
+    assert replanned.entries[1].deadline is None, "a new generation gets its own deadline"
     assert replanned.entries[2].task_uuid == uuid_for(2, 0)
 
 
-def test_lost_tasks_are_never_silently_regenerated() -> None:
-    ledger = ImageLedger.plan(None, "fp", 1, uuid_for)
-    ledger.entries[0].status = FAILED
-    ledger.entries[0].error = {"kind": "RunwareNotFoundError", "code": "taskNotFound"}
+@pytest.mark.parametrize(
+    ("code", "category"),
+    [
+        ("taskNotFound", "not_found"),
+        ("uploadFailed", "storage"),
+        ("contentPolicyViolation", "safety"),
+        ("invalidPositivePrompt", "validation"),
+    ],
+)
+def test_refusals_and_losses_are_never_silently_regenerated(code: str, category: str) -> None:
+    ledger = submitted(1)
+    ledger.mark_failed(uuid_for(0, 0), generation_failure(code, category))
     replanned = ImageLedger.plan(ledger, "fp", 1, uuid_for)
-    assert replanned.entries[0].status == FAILED
+    assert replanned.entries[0].state is ImageState.FAILED
     assert replanned.entries[0].generation == 0
 
 
-def test_images_generated_but_not_stored_are_not_regenerated() -> None:
-    ledger = ImageLedger.plan(None, "fp", 1, uuid_for)
-    ledger.entries[0].status = FAILED
-    ledger.entries[0].error = {"kind": "RunwareUploadError", "code": "uploadFailed"}
+def test_a_lost_task_stays_lost() -> None:
+    ledger = submitted(1)
+    ledger.mark_lost(ledger.entries[0], {"category": "lost", "message": "forgotten"})
     replanned = ImageLedger.plan(ledger, "fp", 1, uuid_for)
-    assert replanned.entries[0].status == FAILED
+    assert replanned.entries[0].state is ImageState.LOST
     assert replanned.entries[0].task_uuid == uuid_for(0, 0)
 
 
-def test_a_changed_request_starts_a_new_ledger() -> None:
+def test_a_transport_failure_never_moves_an_image() -> None:
+    ledger = submitted(1)
+    ledger.mark_failed("some-other-uuid", generation_failure())
+    assert ledger.entries[0].state is ImageState.SUBMITTED
+
+
+def test_deadline_and_upload_expiry_are_kept_by_a_resubmission_of_the_same_uuid() -> None:
+    ledger = ImageLedger.plan(None, "fp", 1, uuid_for)
+    ledger.mark_submitting(ledger.entries, 1000.0, 60.0, upload_margin=900.0)
+    first = ledger.entries[0]
+    assert (first.deadline, first.upload_expires_at) == (1060.0, 1960.0)
+    ledger.mark_submitting(ledger.entries, 5000.0, 60.0, upload_margin=900.0)
+    assert (first.submitted_at, first.deadline) == (1000.0, 1060.0)
+    assert ledger.wait_deadline() == 1060.0
+
+
+def test_a_post_that_never_completed_may_be_sent_again_with_a_fresh_deadline() -> None:
     ledger = ImageLedger.plan(None, "fp", 2, uuid_for)
-    ledger.entries[0].status = SUCCESS
+    ledger.mark_submitting(ledger.entries, 1000.0, 60.0, upload_margin=900.0)
+    ledger.mark_submitted([uuid_for(1, 0)])
+    ledger.mark_unknown(uuid_for(0, 0), {"category": "lost"})
+    ledger.mark_unknown(uuid_for(1, 0), {"category": "lost"})
+    assert [e.state for e in ledger.entries] == [ImageState.PLANNED, ImageState.LOST]
+    assert ledger.entries[0].deadline is None
+    assert ledger.entries[0].task_uuid == uuid_for(0, 0), "same UUID: Runware answers a duplicate"
+
+
+def test_storage_failures_keep_the_result_and_can_be_stored_later() -> None:
+    ledger = submitted(1)
+    ledger.mark_finished(uuid_for(0, 0), {"imageUUID": "i0", "cost": 0.02})
+    entry = ledger.entries[0]
+    ledger.mark_not_stored(entry, {"category": "storage", "message": "missing"})
+    assert entry.was_generated
+    assert not entry.regenerates_on_retry
+    ledger.mark_stored(entry, 12)
+    assert entry.state is ImageState.STORED
+    assert entry.result == {"imageUUID": "i0", "cost": 0.02, "bytes": 12}
+
+
+def test_legacy_ledgers_still_load() -> None:
+    legacy = {
+        "fingerprint": "fp",
+        "entries": [
+            {"index": 0, "task_uuid": "a", "generation": 0, "status": "success", "result": {}, "error": None},
+            {
+                "index": 1,
+                "task_uuid": "b",
+                "generation": 0,
+                "status": "error",
+                "result": None,
+                "error": {"kind": "RunwareGenerationError"},
+            },
+        ],
+    }
+    ledger = ImageLedger.from_json(legacy)
+    assert ledger is not None
+    assert [e.state for e in ledger.entries] == [ImageState.FINISHED, ImageState.FAILED]
+    assert ledger.entries[1].regenerates_on_retry
+
+
+def test_a_changed_request_starts_a_new_ledger() -> None:
+    ledger = submitted(2)
     fresh = ImageLedger.plan(ledger, "other", 2, lambda i, g: derive_task_uuid(TI, i, "other", g))
-    assert [e.status for e in fresh.entries] == [PLANNED, PLANNED]
+    assert [e.state for e in fresh.entries] == [ImageState.PLANNED, ImageState.PLANNED]
     assert not set(fresh.task_uuids) & set(ledger.task_uuids)
 
 

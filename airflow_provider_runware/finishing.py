@@ -1,0 +1,209 @@
+"""Finishing a task instance: check storage, account for every image, and say what it cost.
+
+The promise enforced here: a task instance succeeds only when every image it asked for is accounted
+for: stored and verified (or, without an output location, returned by Runware), or failed and
+explicitly accepted with ``fail_on_partial=False``. Anything else (an image still running, never
+confirmed, lost, refused or not stored) fails the task with every such image named by taskUUID and
+object. No trigger event, try or code path can turn a missing image into success, because success
+is only ever returned from :meth:`Finisher.account`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_runware.exceptions import (
+    ErrorCategory,
+    RunwareError,
+    RunwareFatalError,
+    RunwareTaskTimeoutError,
+    RunwareUploadError,
+    error_from_dict,
+)
+from airflow_provider_runware.inference import InferenceArguments
+from airflow_provider_runware.ledger import ImageEntry, ImageLedger, ImageState
+
+if TYPE_CHECKING:
+    from airflow_provider_runware.storage import OutputLocation
+
+NOT_STORED_HINT = (
+    "Runware generated (and billed) these images but they could not be stored. Fix the storage "
+    "(permissions, credentials, endpoint) and clear the task: it checks the objects again without "
+    "paying; only a new `regenerate` value generates new images."
+)
+UNFINISHED_REASON = {
+    ImageState.PLANNED: "never submitted",
+    ImageState.SUBMITTING: "submission not confirmed by Runware",
+    ImageState.SUBMITTED: "still running at Runware when the wait ended",
+    ImageState.FINISHED: "generated but its object was not checked",
+}
+
+
+def describe(error: Mapping[str, Any] | None) -> str:
+    """``code: message`` as Runware said it (the code is absent for failures found by the provider)."""
+    error = error or {}
+    code, message = error.get("code"), error.get("message") or "unknown error"
+    return f"{code}: {message}" if code else str(message)
+
+
+@dataclass
+class Finisher:
+    log: logging.Logger | Any
+    location: OutputLocation | None
+    verify_uploads: bool
+    fail_on_partial: bool
+    object_name_for: Callable[[ImageEntry], str]
+    arguments: InferenceArguments
+
+    def record(self, entry: ImageEntry) -> dict[str, Any]:
+        """The small per-image record users get in XCom: never the base64 payload or a signed URL."""
+        item = entry.result or {}
+        args = self.arguments
+        record: dict[str, Any] = {
+            "index": entry.index,
+            "task_uuid": entry.task_uuid,
+            "image_uuid": item.get("imageUUID"),
+            "seed": item.get("seed"),
+            "cost": item.get("cost"),
+            "nsfw": item.get("NSFWContent"),
+            "model": args.model,
+            "width": int(args.width),
+            "height": int(args.height),
+            "format": args.output_format,
+            "positive_prompt": args.positive_prompt,
+        }
+        if self.location is not None:
+            record["storage_uri"] = self.location.uri_for(self.object_name_for(entry))
+            if "bytes" in item:
+                record["bytes"] = item["bytes"]
+        else:
+            record["image_url"] = item.get("imageURL")
+        return record
+
+    def verify(self, ledger: ImageLedger) -> None:
+        """Check every generated image's object; without an output location, generated is stored.
+
+        Images an earlier try generated but could not store are checked again: once the storage is
+        fixed (or a late upload landed) they count, without paying for them twice.
+        """
+        not_stored = [
+            e for e in ledger.in_state(ImageState.FAILED) if e.error_category is ErrorCategory.STORAGE
+        ]
+        for entry in [*ledger.in_state(ImageState.FINISHED), *not_stored]:
+            if self.location is None or not self.verify_uploads:
+                ledger.mark_stored(entry, -1)
+                continue
+            from airflow_provider_runware.storage import UploadTarget
+
+            target = UploadTarget(uri=self.location.uri_for(self.object_name_for(entry)), upload_url="")
+            try:
+                self.location.finalize(target)
+                size = self.location.verify(target)
+            except RunwareUploadError as error:
+                if entry.state is ImageState.FINISHED:  # a re-check keeps the first cause (uploadFailed)
+                    ledger.mark_not_stored(entry, {**error.to_dict(), "task_uuid": entry.task_uuid})
+                continue
+            ledger.mark_stored(entry, size)
+
+    def account(self, ledger: ImageLedger) -> list[dict[str, Any]]:
+        """The images this task instance returns, or an error naming every one it cannot account for."""
+        stored = ledger.in_state(ImageState.STORED)
+        failed = ledger.in_state(ImageState.FAILED, ImageState.LOST)
+        unfinished = [e for e in ledger.entries if e not in stored and e not in failed]
+        records = [self.record(entry) for entry in stored]
+        if unfinished or (failed and (self.fail_on_partial or not stored)):
+            raise self.failure([*failed, *unfinished], len(ledger.entries))
+        if failed:
+            self.log.warning(
+                "%s; returning the %d stored images", self.failure(failed, len(ledger.entries)), len(stored)
+            )
+        return records
+
+    def failure(self, missing: list[ImageEntry], total: int) -> RunwareError:
+        """One error naming every missing image. The type follows the worst cause: a failure retrying
+        cannot fix is fatal, so Airflow does not spend retries (and money) on, say, a refused prompt
+        or a bucket that refuses uploads; an image still running is worth another try, which polls."""
+        summary = "; ".join(
+            f"image {e.index} taskUUID={e.task_uuid}{self._object(e)}: {self._reason(e)}" for e in missing
+        )
+        if any(e.error_category is ErrorCategory.STORAGE for e in missing):
+            summary = f"{summary}. {NOT_STORED_HINT}"
+        causes = [error_from_dict({**e.error, "task_uuid": e.task_uuid}) for e in missing if e.error]
+        fatal = next((c for c in causes if isinstance(c, RunwareFatalError)), None)
+        message = (
+            f"{len(missing)} of {total} Runware images are not accounted for ({summary}); images that "
+            "finished are recorded and reused by a retry"
+        )
+        if fatal is not None:
+            return error_from_dict(fatal.to_dict(), message=message)
+        if any(e.state is ImageState.SUBMITTED for e in missing):
+            return RunwareTaskTimeoutError(message)
+        if causes:
+            return error_from_dict(causes[0].to_dict(), message=message)
+        return RunwareError(message)
+
+    def _object(self, entry: ImageEntry) -> str:
+        """`` (s3://bucket/key)``: a missing image names its object, never its signed URL."""
+        return f" ({self.location.uri_for(self.object_name_for(entry))})" if self.location else ""
+
+    @staticmethod
+    def _reason(entry: ImageEntry) -> str:
+        if entry.error:
+            return describe(entry.error)
+        return UNFINISHED_REASON.get(entry.state, entry.state.value)
+
+    def report(self, ledger: ImageLedger) -> None:
+        """Cost lines that add up: every image billed in this try counts once, stored or not; images
+        an earlier try already reported are labelled reused and not added again."""
+        total, counted, unstored, reused = 0.0, 0, 0, 0
+        for entry in ledger.entries:
+            if not entry.was_generated:
+                if entry.state in (ImageState.FAILED, ImageState.LOST):
+                    self.log.error(
+                        "Image %d/%d taskUUID=%s failed: %s",
+                        entry.index + 1,
+                        len(ledger.entries),
+                        entry.task_uuid,
+                        describe(entry.error),
+                    )
+                continue
+            cost = (entry.result or {}).get("cost")
+            shown = f"${cost:.4f}" if isinstance(cost, int | float) else "unknown"
+            where = self._object(entry).strip(" ()") or (entry.result or {}).get("imageURL")
+            stored = entry.state is ImageState.STORED
+            label = "" if stored else f" billed, NOT stored: {describe(entry.error)}"
+            if entry.cost_reported:
+                reused += 1
+                self.log.info(
+                    "Image %d/%d taskUUID=%s -> %s cost=%s (reused from an earlier try, not counted again)",
+                    entry.index + 1,
+                    len(ledger.entries),
+                    entry.task_uuid,
+                    where,
+                    shown,
+                )
+                continue
+            total += cost if isinstance(cost, int | float) else 0.0
+            counted += 1
+            unstored += not stored
+            self.log.info(
+                "Image %d/%d taskUUID=%s -> %s cost=%s%s",
+                entry.index + 1,
+                len(ledger.entries),
+                entry.task_uuid,
+                where,
+                shown,
+                label,
+            )
+        ledger.mark_cost_reported()
+        self.log.info(
+            "Runware cost of this try: $%.4f for %d images billed (%d of them not stored); "
+            "%d images reused from earlier tries",
+            total,
+            counted,
+            unstored,
+            reused,
+        )
