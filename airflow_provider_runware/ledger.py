@@ -206,6 +206,12 @@ class ImageLedger:
         deadlines = [e.deadline for e in self.waiting if e.deadline is not None]
         return max(deadlines) if deadlines else None
 
+    @staticmethod
+    def first_submitted_at(entries: Iterable[ImageEntry]) -> float | None:
+        """When the oldest of these images was first submitted: their polls are paced by its age."""
+        times = [e.submitted_at for e in entries if e.submitted_at is not None]
+        return min(times) if times else None
+
     def counts(self) -> dict[str, int]:
         return {state.value: len(self.in_state(state)) for state in ImageState if self.in_state(state)}
 

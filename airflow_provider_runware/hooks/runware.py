@@ -32,7 +32,7 @@ from airflow_provider_runware.exceptions import (
     is_transient_status,
 )
 from airflow_provider_runware.polling import PollStep, ProgressLog, WaitOutcome, decide
-from airflow_provider_runware.retry import poll_delays, retry_policy
+from airflow_provider_runware.retry import poll_delay, retry_policy
 from airflow_provider_runware.schemas import (
     ApiErrorItem,
     ApiResponse,
@@ -353,11 +353,18 @@ class RunwareHook(BaseHook):
             state.merge(await self.aget_response(state.pending))
         return state
 
-    def wait(self, state: PollState, *, deadline: float, poll_interval: float = 10.0) -> PollStep:
+    def wait(
+        self,
+        state: PollState,
+        *,
+        deadline: float,
+        poll_interval: float = 10.0,
+        submitted_at: float | None = None,
+    ) -> PollStep:
         """Poll until every task is terminal, the wall-clock ``deadline`` passes, or an error that
         waiting cannot heal (auth, payment) arrives; anything transient is logged and polled again."""
-        delays = poll_delays(poll_interval)
-        progress = ProgressLog(self.log.info, self.log.warning, time.time())
+        started = time.time()
+        progress = ProgressLog(self.log.info, self.log.warning, started)
         while True:
             error: RunwareError | None = None
             try:
@@ -369,7 +376,8 @@ class RunwareHook(BaseHook):
             progress.step(state, step, now, deadline)
             if step.final:
                 return step
-            time.sleep(max(0.0, min(next(delays), deadline - now)))
+            age = now - (submitted_at or started)
+            time.sleep(max(0.0, min(poll_delay(age, poll_interval), deadline - now)))
 
     def wait_for_tasks(
         self, expected: Mapping[str, int], *, timeout: float, poll_interval: float = 10.0

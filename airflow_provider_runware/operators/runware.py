@@ -370,7 +370,12 @@ class RunwareImageInferenceOperator(BaseOperator):
             _when(ledger.wait_deadline()),
         )
         state = PollState.expecting({entry.task_uuid: 1 for entry in running})
-        step = self.hook.wait(state, deadline=deadline, poll_interval=self.poll_interval)
+        step = self.hook.wait(
+            state,
+            deadline=deadline,
+            poll_interval=self.poll_interval,
+            submitted_at=ledger.first_submitted_at(running),
+        )
         record_poll(ledger, state)
         self._save_ledger(context, ledger)
         if step.outcome is WaitOutcome.FAILED and step.error is not None:
@@ -379,7 +384,8 @@ class RunwareImageInferenceOperator(BaseOperator):
     def _defer(self, ledger: ImageLedger, deadline: float) -> None:
         from airflow_provider_runware.triggers.runware import RunwareTaskTrigger
 
-        running = [entry.task_uuid for entry in ledger.in_state(ImageState.SUBMITTED)]
+        entries = ledger.in_state(ImageState.SUBMITTED)
+        running = [entry.task_uuid for entry in entries]
         self.log.info(
             "Deferring while Runware generates %d images (deadline %s)", len(running), _when(deadline)
         )
@@ -390,6 +396,7 @@ class RunwareImageInferenceOperator(BaseOperator):
                 runware_conn_id=self.runware_conn_id,
                 poll_interval=self.poll_interval,
                 not_before=time.time() + DEFERRAL_RACE_MARGIN,
+                submitted_at=ledger.first_submitted_at(entries),
             ),
             method_name="execute_complete",
             kwargs={"ledger": ledger.to_json()},

@@ -1,7 +1,8 @@
 """RunwareTaskTrigger: waits for Runware tasks in the triggerer, without holding a worker slot.
 
-All task UUIDs are asked about in one getResponse POST per poll, with backoff from about a second up
-to ``poll_interval``. What each poll means is decided by :mod:`airflow_provider_runware.polling`, the
+Triggers do not poll on their own: every trigger of one event loop and connection registers with a
+shared poller (``shared_poller``) that holds one HTTP client and batches every due task UUID into few
+getResponse POSTs. What each poll means is decided by :mod:`airflow_provider_runware.polling`, the
 same function the blocking wait uses. The deadline is absolute wall-clock time, so a trigger re-created
 after a triggerer restart keeps the original deadline instead of starting a new one.
 """
@@ -9,6 +10,7 @@ after a triggerer restart keeps the original deadline instead of starting a new 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -18,6 +20,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_provider_runware.exceptions import RunwareError
 
 EVENT_STATUSES = frozenset({"success", "partial", "error", "timeout"})
+DEADLINE_GRACE_SECONDS = 5.0
 
 
 class RunwareTaskTrigger(BaseTrigger):
@@ -43,6 +46,7 @@ class RunwareTaskTrigger(BaseTrigger):
         runware_conn_id: str = "runware_default",
         poll_interval: float = 10.0,
         not_before: float = 0.0,
+        submitted_at: float | None = None,
     ) -> None:
         super().__init__()
         self.task_uuids = list(task_uuids)
@@ -51,6 +55,7 @@ class RunwareTaskTrigger(BaseTrigger):
         self.runware_conn_id = runware_conn_id
         self.poll_interval = float(poll_interval)
         self.not_before = float(not_before)
+        self.submitted_at = float(submitted_at) if submitted_at is not None else time.time()
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -62,38 +67,38 @@ class RunwareTaskTrigger(BaseTrigger):
                 "runware_conn_id": self.runware_conn_id,
                 "poll_interval": self.poll_interval,
                 "not_before": self.not_before,
+                "submitted_at": self.submitted_at,
             },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_provider_runware.hooks.runware import RunwareHook
         from airflow_provider_runware.polling import ProgressLog, decide
-        from airflow_provider_runware.retry import poll_delays
-        from airflow_provider_runware.schemas import PollState
+        from airflow_provider_runware.triggers.shared_poller import SharedPoller
 
-        hook = RunwareHook(runware_conn_id=self.runware_conn_id)
-        state = PollState.expecting(dict.fromkeys(self.task_uuids, self.number_results))
-        delays = poll_delays(self.poll_interval)
         progress = ProgressLog(self.log.info, self.log.warning, time.time())
-        try:
+        async with SharedPoller.watching(
+            self.runware_conn_id,
+            dict.fromkeys(self.task_uuids, self.number_results),
+            poll_interval=self.poll_interval,
+            submitted_at=self.submitted_at,
+            end_time=self.end_time,
+        ) as watch:
             while True:
-                # Wait before each poll, the first included: the operator has just polled before
-                # deferring.
-                await asyncio.sleep(max(0.0, min(next(delays), self.end_time - time.time())))
-                error: RunwareError | None = None
-                try:
-                    await hook.apoll(state)
-                except RunwareError as exc:
-                    error = exc
+                # The poller looks once more at the deadline itself; the grace lets that look land.
+                remaining = max(0.0, self.end_time - time.time()) + DEADLINE_GRACE_SECONDS
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+                # that arrives as the event is set, and a cleared task's trigger would poll on.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(remaining):
+                        await watch.updated.wait()
+                watch.updated.clear()
                 now = time.time()
-                step = decide(state, error, now, self.end_time)
-                progress.step(state, step, now, self.end_time)
+                step = decide(watch.state, watch.error, now, self.end_time)
+                progress.step(watch.state, step, now, self.end_time)
                 if step.final:
                     await asyncio.sleep(max(0.0, self.not_before - time.time()))
-                    yield TriggerEvent(self._event_for(state, step))
+                    yield TriggerEvent(self._event_for(watch.state, step))
                     return
-        finally:
-            await hook.aclose()
 
     def _event_for(self, state: Any, step: Any) -> dict[str, Any]:
         from airflow_provider_runware.polling import WaitOutcome

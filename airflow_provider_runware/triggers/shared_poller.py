@@ -1,0 +1,176 @@
+"""One poller per event loop and connection, shared by every waiting RunwareTaskTrigger.
+
+A triggerer runs all its triggers in one event loop. If each trigger built its own HTTP client and
+polled its own task UUIDs, a thousand waiting tasks would hold a thousand clients (about 1 MB and an
+SSL context each) and send a thousand getResponse POSTs per poll interval. Here they register what
+they wait for with one :class:`SharedPoller`, which holds one ``httpx.AsyncClient`` and asks about
+every due task in as few POSTs as the API's per-request limit allows, then hands each trigger its
+own share of the answer:
+
+- Runware's answer about a task reaches only the watches that wait for that task (each watch keeps
+  its own cumulative :class:`PollState`; merging ignores UUIDs it does not hold);
+- a failed poll (transport, 429, 5xx) reaches every watch that was in it, and each trigger decides
+  with the shared poll decision what it means for its wait;
+- the last watch to leave (event emitted, trigger cancelled, triggerer shutting down) stops the loop
+  and closes the client. A restarted triggerer rebuilds all of this from the triggers' kwargs.
+
+Each watch keeps its own schedule (dense while its images are young, up to its ``poll_interval``
+later), and watches due within a moment of each other share a POST.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+import weakref
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+from airflow_provider_runware.exceptions import RunwareError
+from airflow_provider_runware.hooks.runware import MAX_TASKS_PER_REQUEST, RunwareHook
+from airflow_provider_runware.retry import MIN_POLL_GAP, poll_delay
+from airflow_provider_runware.schemas import PollState
+
+# Watches due within this many seconds of the earliest one are polled with it: one POST, not two.
+COALESCE_SECONDS = MIN_POLL_GAP
+# A tick that fits in one POST may come every MIN_POLL_GAP (dense polling of a few young images is
+# cheap); a crowd that needs several POSTs per tick is polled at most this many POSTs per second.
+POSTS_PER_SECOND = 1.8
+
+
+def tick_gap(task_count: int) -> float:
+    """Least time between two ticks that poll ``task_count`` tasks."""
+    posts = math.ceil(task_count / MAX_TASKS_PER_REQUEST)
+    return MIN_POLL_GAP if posts <= 1 else posts / POSTS_PER_SECOND
+
+
+@dataclass(eq=False)
+class Watch:
+    """One trigger's interest in some task UUIDs, and what the poller has learnt about them."""
+
+    state: PollState
+    poll_interval: float
+    submitted_at: float
+    end_time: float
+    due: float = 0.0
+    error: RunwareError | None = None
+    updated: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def schedule_next(self, now: float, polled: bool) -> None:
+        """Next poll by the image's age, one last look at the deadline itself, none after it."""
+        if polled and now >= self.end_time:
+            self.due = math.inf
+            return
+        delay = poll_delay(now - self.submitted_at, self.poll_interval)
+        self.due = min(now + delay, max(self.end_time, now))
+
+
+class SharedPoller:
+    """Polls getResponse for every watch registered on one event loop and connection."""
+
+    _instances: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, SharedPoller]] = (
+        weakref.WeakKeyDictionary()
+    )
+
+    def __init__(self, runware_conn_id: str) -> None:
+        self.runware_conn_id = runware_conn_id
+        self.hook = RunwareHook(runware_conn_id=runware_conn_id)
+        self.watches: set[Watch] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._last_tick = 0.0
+
+    @classmethod
+    def for_connection(cls, runware_conn_id: str) -> SharedPoller:
+        loop = asyncio.get_running_loop()
+        pollers = cls._instances.setdefault(loop, {})
+        if runware_conn_id not in pollers:
+            pollers[runware_conn_id] = cls(runware_conn_id)
+        return pollers[runware_conn_id]
+
+    @classmethod
+    def active(cls) -> list[SharedPoller]:
+        """Pollers of the running loop (for tests and progress logs)."""
+        return list(cls._instances.get(asyncio.get_running_loop(), {}).values())
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def watching(
+        cls,
+        runware_conn_id: str,
+        expected: dict[str, int],
+        *,
+        poll_interval: float,
+        submitted_at: float,
+        end_time: float,
+    ) -> AsyncIterator[Watch]:
+        """Register a watch for the duration of the block; leaving it (for any reason) unregisters."""
+        poller = cls.for_connection(runware_conn_id)
+        watch = Watch(
+            state=PollState.expecting(expected),
+            poll_interval=poll_interval,
+            submitted_at=submitted_at,
+            end_time=end_time,
+        )
+        watch.schedule_next(time.time(), polled=False)
+        poller._add(watch)
+        try:
+            yield watch
+        finally:
+            await poller._remove(watch)
+
+    def _add(self, watch: Watch) -> None:
+        self.watches.add(watch)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        self._wake.set()
+
+    async def _remove(self, watch: Watch) -> None:
+        self.watches.discard(watch)
+        if self.watches:
+            return
+        pollers = self._instances.get(asyncio.get_running_loop(), {})
+        if pollers.get(self.runware_conn_id) is self:
+            del pollers[self.runware_conn_id]
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.hook.aclose()
+
+    async def _run(self) -> None:
+        while self.watches:
+            now = time.time()
+            earliest = min(watch.due for watch in self.watches)
+            if math.isfinite(earliest):
+                crowd = sum(len(watch.state.pending) for watch in self.watches if watch.due <= earliest + 1)
+                earliest = max(earliest, self._last_tick + tick_gap(crowd))
+            if earliest > now:
+                self._wake.clear()
+                timeout = None if math.isinf(earliest) else earliest - now
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(timeout):
+                        await self._wake.wait()
+                continue
+            due = [watch for watch in self.watches if watch.due <= now + COALESCE_SECONDS]
+            self._last_tick = now
+            await self._poll(due)
+
+    async def _poll(self, due: Sequence[Watch]) -> None:
+        task_uuids = sorted({uuid for watch in due for uuid in watch.state.pending})
+        error: RunwareError | None = None
+        try:
+            response = await self.hook.aget_response(task_uuids) if task_uuids else None
+        except RunwareError as exc:
+            response, error = None, exc
+        except Exception as exc:  # a surprise must not end every trigger's wait: report it, poll on
+            response, error = None, RunwareError(f"Polling Runware failed unexpectedly: {exc!r}")
+        now = time.time()
+        for watch in due:
+            if response is not None:
+                watch.state.merge(response)
+            watch.error = error
+            watch.schedule_next(now, polled=True)
+            watch.updated.set()
