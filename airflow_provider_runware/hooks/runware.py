@@ -202,8 +202,9 @@ def summarize_submission(
 
 
 def _conflicting_task_uuid(error: ApiErrorItem, tasks: Sequence[Mapping[str, Any]]) -> str | None:
-    """The task a ``conflictTaskUUID`` answer is about, read as runware-sdk 1.8.0 reads it: the error's
-    own taskUUID, else its ``context.taskUUID``, else the request's only task."""
+    """The task a ``conflictTaskUUID`` answer is about: the error's own taskUUID, else its
+    ``context.taskUUID`` (some answers name it only there), else the request's only task (the task
+    runware-sdk 1.8.0's WebSocket transport routes such an answer to)."""
     if error.task_uuid or error.context_task_uuid:
         return error.task_uuid or error.context_task_uuid
     uuids = {str(task["taskUUID"]) for task in tasks if task.get("taskUUID")}
@@ -510,7 +511,11 @@ def _retired_or(error: RunwareError, tasks: Sequence[Mapping[str, Any]]) -> Runw
     if hinted.retired_model is None:
         return error
     return RunwareModelDeactivatedError(
-        hinted.message, code=error.code, task_uuid=error.task_uuid, http_status=error.http_status
+        hinted.message,
+        code=error.code,
+        task_uuid=error.task_uuid,
+        documentation=error.documentation,
+        http_status=error.http_status,
     )
 
 
