@@ -42,7 +42,8 @@ class SafetySettings(_Wire):
     model_config = ConfigDict(populate_by_name=True, extra="allow", strict=True)
 
     check_content: bool | None = Field(default=None, alias="checkContent")
-    mode: Literal["none", "fast"] | None = None
+    # Which modes a model accepts is the catalog's call (DALL·E 2: none, fast); others may know more.
+    mode: str | None = None
 
 
 class ImageInferenceRequest(_Wire):

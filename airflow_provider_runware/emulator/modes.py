@@ -28,6 +28,7 @@ from typing import Any
 ERROR_SHAPES = ("nested", "flat")
 BALANCE_SHAPES = ("object", "number")
 CONFLICT_SHAPES = ("full", "context_only")
+CHOICES = {"error_shape": ERROR_SHAPES, "balance_shape": BALANCE_SHAPES, "conflict_shape": CONFLICT_SHAPES}
 DEFAULT_RETIRED_CODE = "modelDisabled"
 DEFAULT_RETIRED_STATUS = 400
 
@@ -79,12 +80,8 @@ def parse_date(value: Any) -> date | None:
 def _check(name: str, value: Any) -> Any:
     if name == "today":
         return parse_date(value)
-    if name == "error_shape" and value not in ERROR_SHAPES:
-        raise ModeError(f"error_shape must be one of {', '.join(ERROR_SHAPES)}, got {value!r}")
-    if name == "balance_shape" and value not in BALANCE_SHAPES:
-        raise ModeError(f"balance_shape must be one of {', '.join(BALANCE_SHAPES)}, got {value!r}")
-    if name == "conflict_shape" and value not in CONFLICT_SHAPES:
-        raise ModeError(f"conflict_shape must be one of {', '.join(CONFLICT_SHAPES)}, got {value!r}")
+    if name in CHOICES and value not in CHOICES[name]:
+        raise ModeError(f"{name} must be one of {', '.join(CHOICES[name])}, got {value!r}")
     if name == "retired_code" and (not isinstance(value, str) or not value):
         raise ModeError(f"retired_code must be a non-empty string, got {value!r}")
     if name == "retired_status" and (
