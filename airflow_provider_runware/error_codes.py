@@ -13,21 +13,34 @@ is stricter, and says so below:
   retry (category ``generation``); provider *capacity* answers (``noAvailableServer``,
   ``modelUnavailable``, ``modelNotReady``) are ``transient``: retried with backoff.
 
-Categories are the string values of :class:`~airflow_provider_runware.exceptions.ErrorCategory`;
-``None`` means "the code says nothing we know": the HTTP status decides.
+:func:`category_for_code` returns ``None`` when the code says nothing we know: the HTTP status decides.
 """
 
 from __future__ import annotations
 
-VALIDATION = "validation"
-AUTHENTICATION = "authentication"
-PAYMENT = "payment"
-SAFETY = "safety"
-NOT_FOUND = "not_found"
-MODEL_RETIRED = "model_retired"
-TRANSIENT = "transient"
-GENERATION = "generation"
-STORAGE = "storage"
+from enum import Enum
+
+
+class ErrorCategory(str, Enum):  # noqa: UP042 - StrEnum would change str(member) in existing logs
+    """What an error means for the images it concerns; stable across processes and versions.
+
+    Errors cross process boundaries (trigger events, the ledger in ``task_state_store``) as JSON, and
+    decisions such as "generate again?" are taken on the category, never on a Python class name.
+    """
+
+    VALIDATION = "validation"
+    AUTHENTICATION = "authentication"
+    PAYMENT = "payment"
+    SAFETY = "safety"
+    NOT_FOUND = "not_found"
+    MODEL_RETIRED = "model_retired"
+    COST_LIMIT = "cost_limit"
+    TRANSIENT = "transient"
+    GENERATION = "generation"
+    TIMEOUT = "timeout"
+    STORAGE = "storage"
+    LOST = "lost"
+
 
 # runware-sdk 1.8.0 _SAFETY_CODES: refusals that repeat for the same prompt; never regenerated.
 SAFETY_CODES = frozenset(
@@ -112,22 +125,24 @@ RETIRED_MODEL_ANSWERS = DEACTIVATED_CODES | frozenset(
 )
 
 
-def category_for_code(code: str | None) -> str | None:
+def category_for_code(code: str | None) -> ErrorCategory | None:
     """The category of a raw Runware code, checked in runware-sdk 1.8.0's order; ``None`` if unknown."""
     if not code:
         return None
-    checks: tuple[tuple[bool, str], ...] = (
-        ("Credits" in code or "Quota" in code or "Balance" in code or code in PAYMENT_CODES, PAYMENT),
-        ("RateLimit" in code or code == "rateLimitExceeded", TRANSIENT),
-        (code in SAFETY_CODES, SAFETY),
-        (code in AUTH_CODES or "ApiKey" in code, AUTHENTICATION),
-        (code in DEACTIVATED_CODES, MODEL_RETIRED),
-        ("Timeout" in code or code in ("timeout", "timeoutProvider"), TRANSIENT),
-        (code in NOT_FOUND_CODES or code.endswith(("NotFound", "Expired")), NOT_FOUND),
-        (code in SERVER_CODES, TRANSIENT),
-        (code in PROVIDER_TRANSIENT_CODES, TRANSIENT),
-        (code in UPLOAD_CODES, STORAGE),
-        (code in PROVIDER_GENERATION_CODES or code.startswith("provider"), GENERATION),
-        (code.startswith(VALIDATION_PREFIXES) or "Conflict" in code or code in VALIDATION_CODES, VALIDATION),
+    payment = "Credits" in code or "Quota" in code or "Balance" in code or code in PAYMENT_CODES
+    validation = code.startswith(VALIDATION_PREFIXES) or "Conflict" in code or code in VALIDATION_CODES
+    checks: tuple[tuple[bool, ErrorCategory], ...] = (
+        (payment, ErrorCategory.PAYMENT),
+        ("RateLimit" in code or code == "rateLimitExceeded", ErrorCategory.TRANSIENT),
+        (code in SAFETY_CODES, ErrorCategory.SAFETY),
+        (code in AUTH_CODES or "ApiKey" in code, ErrorCategory.AUTHENTICATION),
+        (code in DEACTIVATED_CODES, ErrorCategory.MODEL_RETIRED),
+        ("Timeout" in code or code in ("timeout", "timeoutProvider"), ErrorCategory.TRANSIENT),
+        (code in NOT_FOUND_CODES or code.endswith(("NotFound", "Expired")), ErrorCategory.NOT_FOUND),
+        (code in SERVER_CODES, ErrorCategory.TRANSIENT),
+        (code in PROVIDER_TRANSIENT_CODES, ErrorCategory.TRANSIENT),
+        (code in UPLOAD_CODES, ErrorCategory.STORAGE),
+        (code in PROVIDER_GENERATION_CODES or code.startswith("provider"), ErrorCategory.GENERATION),
+        (validation, ErrorCategory.VALIDATION),
     )
     return next((category for matched, category in checks if matched), None)

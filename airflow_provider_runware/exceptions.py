@@ -9,35 +9,13 @@ the user's money) on a bad key, an empty balance or an invalid prompt.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from enum import Enum
 from typing import Any, ClassVar
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from airflow_provider_runware.error_codes import category_for_code
+from airflow_provider_runware.error_codes import ErrorCategory, category_for_code
 
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-
-
-class ErrorCategory(str, Enum):  # noqa: UP042 - StrEnum would change str(member) in existing logs
-    """What an error means for the images it concerns; stable across processes and versions.
-
-    Errors cross process boundaries (trigger events, the ledger in ``task_state_store``) as JSON, and
-    decisions such as "generate again?" are taken on the category, never on a Python class name.
-    """
-
-    VALIDATION = "validation"
-    AUTHENTICATION = "authentication"
-    PAYMENT = "payment"
-    SAFETY = "safety"
-    NOT_FOUND = "not_found"
-    MODEL_RETIRED = "model_retired"
-    COST_LIMIT = "cost_limit"
-    TRANSIENT = "transient"
-    GENERATION = "generation"
-    TIMEOUT = "timeout"
-    STORAGE = "storage"
-    LOST = "lost"
 
 
 class RunwareError(AirflowException):
@@ -189,7 +167,7 @@ def error_class_for(code: str | None, http_status: int | None) -> type[RunwareEr
     category = category_for_code(code)
     if category is None:
         return _class_for_status(http_status)
-    return _CLASS_FOR_CATEGORY[ErrorCategory(category)]
+    return _CLASS_FOR_CATEGORY[category]
 
 
 def _class_for_status(status_code: int | None) -> type[RunwareError]:

@@ -34,6 +34,20 @@ GENERIC_RULES = ModelSpec(
     known=False,
 )
 
+
+def _listed_sizes(air_id: str, name: str, slug: str, sizes: frozenset[Size], pricing: Pricing) -> ModelSpec:
+    """A model whose page lists the exact sizes it accepts and states no other rule we judge."""
+    return ModelSpec(
+        air_id=air_id,
+        name=name,
+        prompt_length=GENERIC_RULES.prompt_length,
+        dimension=None,
+        allowed_sizes=sizes,
+        pricing=pricing,
+        source_url=f"{DOCS}/models/{slug}",
+    )
+
+
 _SPECS = (
     ModelSpec(
         air_id="openai:2@2",
@@ -62,40 +76,34 @@ _SPECS = (
         # (https://runware.ai/docs/models/openai-dalle-3/examples). Sizes: not read, generic rules.
         source_url="https://runware.ai/docs/en/providers/openai",
     ),
-    ModelSpec(
-        air_id="openai:1@1",
-        name="GPT Image 1",
-        prompt_length=IntRange(1),
-        dimension=None,
-        allowed_sizes=GPT_IMAGE_1_SIZES,
-        pricing=Pricing(
+    _listed_sizes(
+        "openai:1@1",
+        "GPT Image 1",
+        "openai-gpt-image-1",
+        GPT_IMAGE_1_SIZES,
+        Pricing(
             by_size=(((1024, 1024), 0.167),),
             note="The page prices 1K at $0.167; the 3:2 and 2:3 sizes are not priced separately.",
         ),
-        source_url=f"{DOCS}/models/openai-gpt-image-1",
     ),
-    ModelSpec(
-        air_id="openai:1@2",
-        name="GPT Image 1 Mini",
-        prompt_length=IntRange(1),
-        dimension=None,
-        allowed_sizes=GPT_IMAGE_1_SIZES,
-        pricing=Pricing(note="No price on the model page."),
-        source_url=f"{DOCS}/models/openai-gpt-image-1-mini",
+    _listed_sizes(
+        "openai:1@2",
+        "GPT Image 1 Mini",
+        "openai-gpt-image-1-mini",
+        GPT_IMAGE_1_SIZES,
+        Pricing(note="No price on the model page."),
     ),
-    ModelSpec(
-        air_id="openai:4@1",
-        name="GPT Image 1.5",
-        prompt_length=IntRange(1),
-        dimension=None,
-        allowed_sizes=GPT_IMAGE_1_SIZES,
-        pricing=Pricing(
+    _listed_sizes(
+        "openai:4@1",
+        "GPT Image 1.5",
+        "openai-gpt-image-1-5",
+        GPT_IMAGE_1_SIZES,
+        Pricing(
             note=(
                 "Priced by quality and size ($0.009-$0.20 per image) plus input tokens billed on top, "
                 "so no per-image figure bounds the bill: no estimate."
             )
         ),
-        source_url=f"{DOCS}/models/openai-gpt-image-1-5",
     ),
     ModelSpec(
         air_id="openai:gpt-image@2",
@@ -107,12 +115,11 @@ _SPECS = (
         # docs in the project's API notes; the page itself could not be re-read for this catalog.
         source_url=f"{DOCS}/models/openai-gpt-image-2",
     ),
-    ModelSpec(
-        air_id="bfl:2@2",
-        name="FLUX.1.1 [pro] Ultra",
-        prompt_length=GENERIC_RULES.prompt_length,
-        dimension=None,
-        allowed_sizes=frozenset(
+    _listed_sizes(
+        "bfl:2@2",
+        "FLUX.1.1 [pro] Ultra",
+        "bfl-flux-1-1-pro-ultra",
+        frozenset(
             {
                 (3136, 1344),
                 (2752, 1536),
@@ -125,45 +132,37 @@ _SPECS = (
                 (1344, 3136),
             }
         ),
-        pricing=Pricing(any_size=0.06, note="The page prices 2K at $0.06; every accepted size is 2K."),
-        source_url=f"{DOCS}/models/bfl-flux-1-1-pro-ultra",
+        Pricing(any_size=0.06, note="The page prices 2K at $0.06; every accepted size is 2K."),
     ),
-    ModelSpec(
-        air_id="google:2@1",
-        name="Imagen 4 Preview",
-        prompt_length=GENERIC_RULES.prompt_length,
-        dimension=None,
-        allowed_sizes=IMAGEN_4_SIZES,
-        pricing=Pricing(by_size=(((1024, 1024), 0.04),), note="Priced at 1024x1024 only."),
-        source_url=f"{DOCS}/models/google-imagen-4-preview",
+    _listed_sizes(
+        "google:2@1",
+        "Imagen 4 Preview",
+        "google-imagen-4-preview",
+        IMAGEN_4_SIZES,
+        Pricing(by_size=(((1024, 1024), 0.04),), note="Priced at 1024x1024 only."),
     ),
-    ModelSpec(
-        air_id="google:2@2",
-        name="Imagen 4 Ultra",
-        prompt_length=GENERIC_RULES.prompt_length,
-        dimension=None,
-        allowed_sizes=IMAGEN_4_SIZES,
-        pricing=Pricing(by_size=(((1024, 1024), 0.06),), note="Priced at 1024x1024 only."),
-        source_url=f"{DOCS}/models/google-imagen-4-ultra",
+    _listed_sizes(
+        "google:2@2",
+        "Imagen 4 Ultra",
+        "google-imagen-4-ultra",
+        IMAGEN_4_SIZES,
+        Pricing(by_size=(((1024, 1024), 0.06),), note="Priced at 1024x1024 only."),
     ),
-    ModelSpec(
-        air_id="google:2@3",
-        name="Imagen 4 Fast",
-        prompt_length=GENERIC_RULES.prompt_length,
-        dimension=None,
-        allowed_sizes=IMAGEN_4_SIZES,
-        pricing=Pricing(
+    _listed_sizes(
+        "google:2@3",
+        "Imagen 4 Fast",
+        "google-imagen-4-fast",
+        IMAGEN_4_SIZES,
+        Pricing(
             by_size=tuple((size, 0.02) for size in sorted(IMAGEN_4_SIZES)),
             note="The page prices every accepted size at $0.02.",
         ),
-        source_url=f"{DOCS}/models/google-imagen-4-fast",
     ),
-    ModelSpec(
-        air_id="bytedance:5@0",
-        name="Seedream 4.0",
-        prompt_length=GENERIC_RULES.prompt_length,
-        dimension=None,
-        allowed_sizes=frozenset(
+    _listed_sizes(
+        "bytedance:5@0",
+        "Seedream 4.0",
+        "bytedance-seedream-4-0",
+        frozenset(
             {
                 (1024, 1024),
                 (2048, 2048),
@@ -184,8 +183,7 @@ _SPECS = (
                 (6048, 2592),
             }
         ),
-        pricing=Pricing(by_size=(((1024, 1024), 0.03),), note="Priced at 1024x1024 only."),
-        source_url=f"{DOCS}/models/bytedance-seedream-4-0",
+        Pricing(by_size=(((1024, 1024), 0.03),), note="Priced at 1024x1024 only."),
     ),
 )
 

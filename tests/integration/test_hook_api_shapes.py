@@ -8,6 +8,8 @@ import uuid
 
 import pytest
 from emulator_handle import EmulatorHandle
+from test_hook import hook as hook
+from test_hook import request
 
 from airflow_provider_runware.exceptions import (
     AirflowFailException,
@@ -19,23 +21,6 @@ from airflow_provider_runware.exceptions import (
     RunwareTransientError,
 )
 from airflow_provider_runware.hooks.runware import RunwareHook
-
-
-@pytest.fixture
-def hook(runware: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> RunwareHook:
-    connection = runware.connection(timeout=10, max_retries=2, max_retry_seconds=10)
-    monkeypatch.setenv("AIRFLOW_CONN_RUNWARE_DEFAULT", connection)
-    return RunwareHook()
-
-
-def request(**overrides: object) -> dict[str, object]:
-    return {
-        "model": "openai:2@2",
-        "positivePrompt": "a ceramic mug on a wooden table",
-        "width": 256,
-        "height": 256,
-        **overrides,
-    }
 
 
 @pytest.mark.parametrize(
