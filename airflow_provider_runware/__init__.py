@@ -14,7 +14,13 @@ PACKAGE_NAME = "airflow-provider-runware"
 
 
 def get_provider_info() -> dict[str, Any]:
-    """Provider metadata that ProvidersManager reads through the ``apache_airflow_provider`` entry point."""
+    """Provider metadata that ProvidersManager reads through the ``apache_airflow_provider`` entry point.
+
+    The connection form's fields come from the typed extras model, imported here (pydantic only) so
+    that importing the package itself stays free of it.
+    """
+    from airflow_provider_runware.connection_extras import conn_fields
+
     return {
         "package-name": PACKAGE_NAME,
         "name": "Runware",
@@ -52,18 +58,7 @@ def get_provider_info() -> dict[str, Any]:
                         "password": "Runware API key",
                     },
                 },
-                "conn-fields": {
-                    "timeout": {
-                        "label": "Request timeout (seconds)",
-                        "description": "Read timeout for one HTTP request to Runware.",
-                        "schema": {"type": ["number", "null"], "minimum": 1, "default": 60},
-                    },
-                    "max_retries": {
-                        "label": "Max retries",
-                        "description": "Retries of one request on 429/5xx/timeouts/connection errors.",
-                        "schema": {"type": ["integer", "null"], "minimum": 0, "default": 5},
-                    },
-                },
+                "conn-fields": conn_fields(),
             }
         ],
     }

@@ -1,4 +1,4 @@
-"""Per-model request rules, prices and lifecycles, kept as data.
+"""Validating an ``imageInference`` task against the model's rules (the data lives in ``models``).
 
 Both the client (before any HTTP call) and the bundled emulator (when answering) validate through
 :func:`validate_image_inference`, so the two sides cannot drift apart. Rules work on the *wire* form of
@@ -14,129 +14,45 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_runware.exceptions import RunwareValidationError
+from airflow_provider_runware.models import DEFAULT_MODEL, GENERIC_RULES, MODELS
+from airflow_provider_runware.modelspec import IntRange, Lifecycle, ModelSpec, Pricing
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "GENERIC_RULES",
+    "MODELS",
+    "IntRange",
+    "Lifecycle",
+    "ModelSpec",
+    "Pricing",
+    "Violation",
+    "get_model_spec",
+    "raise_for_violations",
+    "validate_image_inference",
+]
 
 AIR_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*:[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+$")
+# A UUID in its canonical 8-4-4-4-12 form, any letter case (Runware does not ask for lowercase).
+UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 OUTPUT_TYPES = ("URL", "base64Data", "dataURI")
 DELIVERY_METHODS = ("sync", "async")
-SAFETY_MODES = ("none", "fast")
+# Enums Runware matches without regard to case: its own examples send outputFormat "jpg".
+CASE_INSENSITIVE_PARAMETERS = frozenset({"outputFormat"})
 DOCS_URL = "https://runware.ai/docs/en/image-inference/api-reference"
-
-
-@dataclass(frozen=True)
-class IntRange:
-    """Inclusive integer bounds, optionally on a step grid anchored at ``minimum``."""
-
-    minimum: int
-    maximum: int | None = None
-    step: int = 1
-
-    def contains(self, value: int) -> bool:
-        if value < self.minimum or (self.maximum is not None and value > self.maximum):
-            return False
-        return (value - self.minimum) % self.step == 0
-
-    def describe(self) -> str:
-        upper = f"..{self.maximum}" if self.maximum is not None else " or more"
-        grid = f" in steps of {self.step}" if self.step > 1 else ""
-        return f"an integer {self.minimum}{upper}{grid}"
-
-
-@dataclass(frozen=True)
-class Lifecycle:
-    """Runware retires models; users must hear about it before a scheduled DAG starts failing."""
-
-    deprecated: bool = False
-    deactivation_date: date | None = None
-    replacement: str | None = None
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """What one model accepts. ``allowed_sizes`` wins over ``dimension`` when set."""
-
-    air_id: str
-    name: str
-    prompt_length: IntRange
-    dimension: IntRange
-    allowed_sizes: frozenset[tuple[int, int]] | None = None
-    output_formats: tuple[str, ...] = ("JPG", "PNG", "WEBP")
-    output_quality: IntRange = IntRange(20, 99)
-    number_results: IntRange = IntRange(1, 20)
-    ttl: IntRange = IntRange(60)
-    price_per_image_usd: float | None = None
-    lifecycle: Lifecycle = field(default_factory=Lifecycle)
-    known: bool = True
-
-    def size_rule(self) -> str:
-        if self.allowed_sizes:
-            sizes = ", ".join(f"{w}x{h}" for w, h in sorted(self.allowed_sizes))
-            return f"one of {sizes}"
-        return f"width and height each {self.dimension.describe()}"
-
-    def size_allowed(self, width: int, height: int) -> bool:
-        if self.allowed_sizes is not None:
-            return (width, height) in self.allowed_sizes
-        return self.dimension.contains(width) and self.dimension.contains(height)
-
-    def lifecycle_warning(self) -> str | None:
-        """A sentence for the task log when the model is on its way out, else ``None``."""
-        if not self.lifecycle.deprecated:
-            return None
-        when = self.lifecycle.deactivation_date
-        parts = [f"Model {self.air_id} ({self.name}) is deprecated by Runware"]
-        if when:
-            tense = "was" if when <= date.today() else "is"
-            parts.append(f"; its deactivation {tense} announced for {when.isoformat()}")
-        if self.lifecycle.replacement:
-            parts.append(f"; migrate to {self.lifecycle.replacement}")
-        return "".join(parts) + "."
-
-    def estimate_cost(self, number_of_images: int) -> float | None:
-        if self.price_per_image_usd is None:
-            return None
-        return round(self.price_per_image_usd * number_of_images, 6)
-
-
-GENERIC_RULES = ModelSpec(
-    air_id="*",
-    name="generic image model",
-    prompt_length=IntRange(2, 3000),
-    dimension=IntRange(128, 2048, 64),
-    known=False,
-)
-
-MODELS: dict[str, ModelSpec] = {
-    spec.air_id: spec
-    for spec in (
-        ModelSpec(
-            air_id="openai:2@2",
-            name="DALL·E 2",
-            prompt_length=IntRange(1, 1000),
-            dimension=IntRange(256, 1024),
-            allowed_sizes=frozenset({(256, 256), (512, 512), (1024, 1024)}),
-            price_per_image_usd=0.016,
-            lifecycle=Lifecycle(
-                deprecated=True, deactivation_date=date(2026, 5, 12), replacement="openai:gpt-image@2"
-            ),
-        ),
-        ModelSpec(
-            air_id="openai:gpt-image@2",
-            name="GPT Image 2",
-            prompt_length=IntRange(2, 32000),
-            dimension=IntRange(480, 3840, 16),
-        ),
-    )
-}
 
 
 def get_model_spec(air_id: str) -> ModelSpec:
     """Rules for ``air_id``; models the catalog does not know get the generic rules."""
     return MODELS.get(air_id, GENERIC_RULES)
+
+
+def normalize_output_format(value: Any) -> Any:
+    """``"jpg"`` means ``"JPG"`` to Runware; anything that is not a string is left for validation."""
+    return value.upper() if isinstance(value, str) else value
 
 
 @dataclass(frozen=True)
@@ -164,13 +80,7 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_uuid_v4(value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        parsed = uuid.UUID(value)
-    except ValueError:
-        return False
-    return parsed.version == 4 and str(parsed) == value
+    return isinstance(value, str) and bool(UUID_PATTERN.match(value)) and uuid.UUID(value).version == 4
 
 
 def _check_int(task: Mapping[str, Any], name: str, bounds: IntRange) -> Iterable[Violation]:
@@ -182,8 +92,19 @@ def _check_int(task: Mapping[str, Any], name: str, bounds: IntRange) -> Iterable
 
 
 def _check_choice(task: Mapping[str, Any], name: str, choices: tuple[str, ...]) -> Iterable[Violation]:
-    if name in task and task[name] not in choices:
-        yield Violation(name, task[name], "one of " + ", ".join(choices), _code("invalid", name))
+    if name not in task:
+        return
+    value = task[name]
+    if name in CASE_INSENSITIVE_PARAMETERS:
+        allowed = {choice.upper() for choice in choices}
+        ok = isinstance(value, str) and value.upper() in allowed
+    else:
+        ok = value in choices
+    if not ok:
+        rule = "one of " + ", ".join(choices)
+        if name in CASE_INSENSITIVE_PARAMETERS:
+            rule += " (any letter case)"
+        yield Violation(name, value, rule, _code("invalid", name))
 
 
 def _check_bool(task: Mapping[str, Any], name: str) -> Iterable[Violation]:
@@ -212,7 +133,8 @@ def _check_prompt(task: Mapping[str, Any], spec: ModelSpec) -> Iterable[Violatio
         return
     prompt = task["positivePrompt"]
     bounds = spec.prompt_length
-    rule = f"a string of {bounds.minimum}..{bounds.maximum} characters"
+    upper = f"..{bounds.maximum}" if bounds.maximum is not None else " or more"
+    rule = f"a string of {bounds.minimum}{upper} characters"
     if not isinstance(prompt, str) or not bounds.contains(len(prompt)):
         yield Violation("positivePrompt", prompt, rule, "invalidPositivePrompt")
 
@@ -230,10 +152,11 @@ def _check_size(task: Mapping[str, Any], spec: ModelSpec) -> Iterable[Violation]
         if not _is_int(value):
             yield Violation(name, value, "an integer", _code("invalid", name))
     if _is_int(width) and _is_int(height) and not spec.size_allowed(width, height):
-        yield Violation("width", f"{width}x{height}", f"{spec.size_rule()} for {spec.air_id}", "invalidWidth")
+        model = spec.air_id if spec.known else task.get("model")
+        yield Violation("width", f"{width}x{height}", f"{spec.size_rule()} for {model}", "invalidWidth")
 
 
-def _check_safety(task: Mapping[str, Any]) -> Iterable[Violation]:
+def _check_safety(task: Mapping[str, Any], spec: ModelSpec) -> Iterable[Violation]:
     if "safety" not in task:
         return
     safety = task["safety"]
@@ -242,8 +165,14 @@ def _check_safety(task: Mapping[str, Any]) -> Iterable[Violation]:
         return
     if "checkContent" in safety and not isinstance(safety["checkContent"], bool):
         yield Violation("safety.checkContent", safety["checkContent"], "a boolean", "invalidSafety")
-    if "mode" in safety and safety["mode"] not in SAFETY_MODES:
-        yield Violation("safety.mode", safety["mode"], "one of " + ", ".join(SAFETY_MODES), "invalidSafety")
+    if "mode" not in safety:
+        return
+    mode, modes = safety["mode"], spec.safety_modes
+    if modes is None:
+        if not isinstance(mode, str):
+            yield Violation("safety.mode", mode, "a string", "invalidSafety")
+    elif mode not in modes:
+        yield Violation("safety.mode", mode, "one of " + ", ".join(modes), "invalidSafety")
 
 
 def validate_image_inference(task: Mapping[str, Any]) -> list[Violation]:
@@ -254,7 +183,9 @@ def validate_image_inference(task: Mapping[str, Any]) -> list[Violation]:
     violations: list[Violation] = []
     if not _is_uuid_v4(task.get("taskUUID")):
         violations.append(
-            Violation("taskUUID", task.get("taskUUID"), "a lowercase UUID v4", "invalidTaskUUID")
+            Violation(
+                "taskUUID", task.get("taskUUID"), "a UUID v4 (8-4-4-4-12 hex digits)", "invalidTaskUUID"
+            )
         )
     model = task.get("model")
     if not isinstance(model, str) or not AIR_ID_PATTERN.match(model):
@@ -275,7 +206,7 @@ def validate_image_inference(task: Mapping[str, Any]) -> list[Violation]:
     violations.extend(_check_bool(task, "includeCost"))
     violations.extend(_check_url(task, "webhookURL"))
     violations.extend(_check_url(task, "uploadEndpoint"))
-    violations.extend(_check_safety(task))
+    violations.extend(_check_safety(task, spec))
     return violations
 
 

@@ -9,61 +9,13 @@ the user's money) on a bad key, an empty balance or an invalid prompt.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from enum import Enum
 from typing import Any, ClassVar
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-VALIDATION_PREFIXES = ("invalid", "missing", "unsupported")
-VALIDATION_CODES = frozenset({"unknownParameter", "valueTooLarge", "conflictTaskUUID"})
-AUTH_CODES = frozenset({"invalidApiKey", "missingApiKey"})
-PAYMENT_CODES = frozenset({"insufficientCredits", "quotaExceeded"})
-SAFETY_CODES = frozenset({"contentPolicyViolation", "nsfwContentDetected"})
-DEACTIVATED_CODES = frozenset({"modelDisabled", "modelDeactivated"})
-NOT_FOUND_CODES = frozenset(
-    {
-        "modelNotFound",
-        "unknownModel",
-        "taskNotFound",
-        "taskExpired",
-        "taskFailedOrNotFound",
-        "modelUnavailable",
-    }
-)
-TRANSIENT_CODES = frozenset(
-    {
-        "rateLimitExceeded",
-        "providerRateLimitExceeded",
-        "timeoutProvider",
-        "webhookTimeout",
-        "internalServerError",
-        "serviceUnavailable",
-    }
-)
-GENERATION_CODES = frozenset({"inferenceError", "taskFailed"})
-UPLOAD_CODES = frozenset({"uploadFailed"})
+from airflow_provider_runware.error_codes import ErrorCategory, category_for_code
+
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-
-
-class ErrorCategory(str, Enum):
-    """What an error means for the images it concerns; stable across processes and versions.
-
-    Errors cross process boundaries (trigger events, the ledger in ``task_state_store``) as JSON, and
-    decisions such as "generate again?" are taken on the category, never on a Python class name.
-    """
-
-    VALIDATION = "validation"
-    AUTHENTICATION = "authentication"
-    PAYMENT = "payment"
-    SAFETY = "safety"
-    NOT_FOUND = "not_found"
-    MODEL_RETIRED = "model_retired"
-    COST_LIMIT = "cost_limit"
-    TRANSIENT = "transient"
-    GENERATION = "generation"
-    TIMEOUT = "timeout"
-    STORAGE = "storage"
-    LOST = "lost"
 
 
 class RunwareError(AirflowException):
@@ -210,32 +162,15 @@ class RunwareLostTaskError(RunwareFatalError):
 
 
 def error_class_for(code: str | None, http_status: int | None) -> type[RunwareError]:
-    """Pick the error class for an API answer: by the code first (a mixed batch's status says little)."""
+    """Pick the error class for an API answer: by the code first (a mixed batch's status says little),
+    grouped as runware-sdk 1.8.0 groups codes (see ``error_codes``); unknown codes go by status."""
     return class_for_code(code) or _class_for_status(http_status)
 
 
 def class_for_code(code: str | None) -> type[RunwareError] | None:
-    """The error class a Runware code stands for; None for codes this table does not know."""
-    code = code or ""
-    if code in AUTH_CODES:
-        return RunwareAuthenticationError
-    if code in PAYMENT_CODES:
-        return RunwarePaymentError
-    if code in SAFETY_CODES:
-        return RunwareContentSafetyError
-    if code in DEACTIVATED_CODES:
-        return RunwareModelDeactivatedError
-    if code in NOT_FOUND_CODES:
-        return RunwareNotFoundError
-    if code in TRANSIENT_CODES:
-        return RunwareTransientError
-    if code in GENERATION_CODES:
-        return RunwareGenerationError
-    if code in UPLOAD_CODES:
-        return RunwareUploadError
-    if code in VALIDATION_CODES or (code and code.startswith(VALIDATION_PREFIXES)):
-        return RunwareValidationError
-    return None
+    """The error class a Runware code stands for; None for codes the table does not know."""
+    category = category_for_code(code)
+    return None if category is None else _CLASS_FOR_CATEGORY[category]
 
 
 def _class_for_status(status_code: int | None) -> type[RunwareError]:

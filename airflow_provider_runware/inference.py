@@ -92,7 +92,12 @@ class InferenceArguments:
         return value if isinstance(value, int) else 1
 
     def estimated_cost(self, images: int) -> float | None:
-        return get_model_spec(str(self.model)).estimate_cost(images)
+        """The catalog's price for this size (its dearest documented one when the size is unknown)."""
+        width = _coerce_rendered("width", self.width)
+        height = _coerce_rendered("height", self.height)
+        return get_model_spec(str(self.model)).estimate_cost(
+            images, width if isinstance(width, int) else None, height if isinstance(height, int) else None
+        )
 
 
 def is_templated(value: Any) -> bool:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from airflow_provider_runware.exceptions import ErrorCategory, error_category
@@ -29,7 +29,7 @@ from airflow_provider_runware.exceptions import ErrorCategory, error_category
 REGENERABLE_CATEGORIES = frozenset({ErrorCategory.GENERATION, ErrorCategory.TRANSIENT})
 
 
-class ImageState(str, Enum):
+class ImageState(StrEnum):
     PLANNED = "planned"
     SUBMITTING = "submitting"
     SUBMITTED = "submitted"

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from airflow_provider_runware.exceptions import ErrorCategory, RunwareError
@@ -28,7 +28,7 @@ WAIT_ENDING_CATEGORIES = frozenset({ErrorCategory.AUTHENTICATION, ErrorCategory.
 PROGRESS_LOG_SECONDS = 30.0
 
 
-class WaitOutcome(str, Enum):
+class WaitOutcome(StrEnum):
     RUNNING = "running"
     DONE = "done"
     TIMED_OUT = "timeout"

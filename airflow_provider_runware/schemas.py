@@ -11,13 +11,18 @@ import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from airflow_provider_runware.catalog import raise_for_violations, validate_image_inference
+from airflow_provider_runware.catalog import (
+    normalize_output_format,
+    raise_for_violations,
+    validate_image_inference,
+)
 from airflow_provider_runware.exceptions import (
     ErrorCategory,
     RunwareError,
     RunwareFatalError,
+    RunwareModelDeactivatedError,
     RunwareValidationError,
     class_for_code,
     error_class_for,
@@ -39,7 +44,8 @@ class SafetySettings(_Wire):
     model_config = ConfigDict(populate_by_name=True, extra="allow", strict=True)
 
     check_content: bool | None = Field(default=None, alias="checkContent")
-    mode: Literal["none", "fast"] | None = None
+    # Which modes a model accepts is the catalog's call (DALL·E 2: none, fast); others may know more.
+    mode: str | None = None
 
 
 class ImageInferenceRequest(_Wire):
@@ -63,6 +69,12 @@ class ImageInferenceRequest(_Wire):
     safety: SafetySettings | None = None
     ttl: int | None = None
     include_cost: bool | None = Field(default=None, alias="includeCost")
+
+    @field_validator("output_format")
+    @classmethod
+    def _canonical_format(cls, value: str | None) -> str | None:
+        """Runware reads ``jpg`` as ``JPG``; sending the canonical spelling keeps fingerprints stable."""
+        return normalize_output_format(value)
 
     @classmethod
     def from_wire(cls, task: Mapping[str, Any]) -> ImageInferenceRequest:
@@ -105,8 +117,36 @@ class ImageResult(_Wire):
         return self.image_uuid is not None and (self.status in (None, TERMINAL_SUCCESS))
 
 
+def flatten_error(item: Mapping[str, Any]) -> dict[str, Any]:
+    """One task failure in the flat form, whichever of Runware's two shapes it came in.
+
+    Flat: ``{"code", "message", "parameter", "taskUUID", ...}`` (the ``errors`` array). Nested, as
+    runware-sdk 1.8.0 reads getResponse items: ``{"taskUUID", "taskType", "status": "error",
+    "error": {"code", "message", ...}}``. Every field is kept; the item's own taskUUID wins, as in
+    the SDK, because the nested object may omit it.
+    """
+    nested = item.get("error")
+    if not isinstance(nested, Mapping):
+        return dict(item)
+    outer = {key: value for key, value in item.items() if key != "error"}
+    flat = {**outer, **nested}
+    for key in ("taskUUID", "taskType", "status"):
+        if outer.get(key) is not None:
+            flat[key] = outer[key]
+    return flat
+
+
+def is_error_item(item: Mapping[str, Any]) -> bool:
+    """A ``data`` item that reports a failure rather than an image (status ``error``, or nested)."""
+    return item.get("status") == TERMINAL_ERROR or isinstance(item.get("error"), Mapping)
+
+
 class ApiErrorItem(_Wire):
-    """One entry of Runware's ``errors`` array; ``parameter`` is sometimes a list (cross-field rules)."""
+    """One entry of Runware's ``errors`` array; ``parameter`` is sometimes a list (cross-field rules).
+
+    ``retired_model`` is the provider's own note (never on the wire): the catalog marks the model of
+    the failed task as retired, so whatever code Runware chose, the error is "migrate", not "retry".
+    """
 
     model_config = ConfigDict(populate_by_name=True, extra="allow")
 
@@ -118,9 +158,25 @@ class ApiErrorItem(_Wire):
     documentation: str | None = None
     status: str | None = None
     context: dict[str, Any] | None = None
+    retired_model: str | None = Field(default=None, exclude=True)
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> ApiErrorItem:
+        """Parse a failure in either of Runware's shapes (see :func:`flatten_error`)."""
+        return cls.model_validate(flatten_error(item))
+
+    @property
+    def context_task_uuid(self) -> str | None:
+        value = (self.context or {}).get("taskUUID")
+        return value if isinstance(value, str) and value else None
+
+    def error_class(self, http_status: int | None = None) -> type[RunwareError]:
+        if self.retired_model is not None:
+            return RunwareModelDeactivatedError
+        return error_class_for(self.code, http_status)
 
     def to_exception(self, http_status: int | None = None) -> RunwareError:
-        error_class = error_class_for(self.code, http_status)
+        error_class = self.error_class(http_status)
         return error_class(
             self.message,
             code=self.code,
@@ -145,14 +201,14 @@ class ApiResponse(BaseModel):
         if not isinstance(payload, dict):
             raise ValueError("response body is not a JSON object")
         errors = payload.get("errors") or []
-        if "error" in payload and isinstance(payload["error"], dict):
-            errors = [*errors, payload["error"]]
+        if isinstance(payload.get("error"), dict):
+            # Older servers (and pre-stream HTTP errors): one error beside the task's own fields.
+            envelope = {key: payload[key] for key in ("taskUUID", "taskType") if key in payload}
+            errors = [*errors, {**envelope, "error": payload["error"]}]
         data = payload.get("data") or []
         if not isinstance(data, list) or not isinstance(errors, list):
             raise ValueError("response 'data'/'errors' are not arrays")
-        return cls(
-            data=data, errors=[ApiErrorItem.model_validate(e) for e in errors], status_code=status_code
-        )
+        return cls(data=data, errors=[ApiErrorItem.from_item(e) for e in errors], status_code=status_code)
 
 
 class TaskProgress(BaseModel):
@@ -178,7 +234,7 @@ class TaskProgress(BaseModel):
 
 
 def _ends_task(error: ApiErrorItem) -> bool:
-    return issubclass(error_class_for(error.code, None), RunwareFatalError)
+    return issubclass(error.error_class(), RunwareFatalError)
 
 
 # Categories that describe the request or the account, never one task's generation.
@@ -211,10 +267,9 @@ class PollState(BaseModel):
         cumulative: the same failure shows up again, and two identical failures are still two)."""
         fresh_errors: dict[str, list[ApiErrorItem]] = {}
         for item in response.data:
-            if item.get("status") == TERMINAL_ERROR:
-                fresh_errors.setdefault(str(item.get("taskUUID", "")), []).append(
-                    ApiErrorItem.model_validate(item)
-                )
+            if is_error_item(item):
+                error = ApiErrorItem.from_item(item)
+                fresh_errors.setdefault(error.task_uuid or "", []).append(error)
             else:
                 self._merge_image(item)
         for error in response.errors:

@@ -46,6 +46,10 @@ def main() -> None:
         "127.0.0.1",
         "--port",
         str(port),
+        # The seed model (DALL·E 2) is retired on the live API since 2026-05-12; the emulator plays it
+        # live on a date before that.
+        "--today",
+        "2026-05-01",
     ]
     server = subprocess.Popen(
         [*command, "--api-key", KEY], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

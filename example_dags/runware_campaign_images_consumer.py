@@ -17,6 +17,12 @@ with DAG(
     schedule=[CAMPAIGN_IMAGES],
     catchup=False,
     tags=["runware", "example"],
+    doc_md="""
+### New campaign images
+
+Scheduled on the `runware-campaign-images` Asset alias: runs whenever `runware_marketing_assets`
+stores images, and lists them with the details their Asset events carry (never the prompt text).
+""",
 ) as dag:
 
     @task(inlets=[CAMPAIGN_IMAGES])

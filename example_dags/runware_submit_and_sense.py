@@ -10,6 +10,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Param, task
 
+from airflow_provider_runware.catalog import DEFAULT_MODEL
 from airflow_provider_runware.operators.runware import RunwareImageInferenceOperator
 from airflow_provider_runware.sensors.runware import RunwareTaskSensor
 
@@ -18,14 +19,21 @@ with DAG(
     schedule=None,
     catchup=False,
     tags=["runware", "example"],
-    params={"model": Param("openai:2@2", type="string")},
+    params={"model": Param(DEFAULT_MODEL, type="string", description="Runware AIR model id")},
+    doc_md="""
+### Submit now, wait elsewhere
+
+`submit` sends two images to Runware and returns their task UUIDs at once
+(`wait_for_completion=False`); `wait_for_images` waits for them in the triggerer (a deferrable
+sensor), so no worker slot is held while Runware works; `summarize` lists the image URLs.
+""",
 ) as dag:
     submit = RunwareImageInferenceOperator(
         task_id="submit",
         positive_prompt="A lighthouse on a cliff at dawn, watercolor",
         model="{{ params.model }}",
-        width=512,
-        height=512,
+        width=1024,
+        height=1024,
         number_results=2,
         wait_for_completion=False,
     )

@@ -5,6 +5,11 @@ them, runs ``airflow dags test runware_marketing_assets`` with a throwaway AIRFL
 the stored images into ``demo-output/`` with a manifest and a contact sheet. Every process it starts
 is stopped on the way out.
 
+The model is the catalog's default (live on Runware, priced at every size it accepts) unless
+``RUNWARE_DEMO_MODEL`` names another AIR id; the demo says which model it used and why, and picks two
+sizes that model documents. ``RUNWARE_DEMO_MODEL=openai:2@2`` replays the seed model, DALL·E 2: it is
+retired on the live API since 2026-05-12, so the emulator is started on a date before that.
+
 With ``RUNWARE_API_KEY`` set it talks to the real Runware API instead. Runware's servers cannot reach
 a bucket on this machine, so images then go to ``RUNWARE_DEMO_OUTPUT`` (a real ``s3://`` location,
 credentials from the usual AWS environment) or, without it, the demo downloads the image URLs itself.
@@ -23,10 +28,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from airflow_provider_runware.catalog import DEFAULT_MODEL, ModelSpec, get_model_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "demo-output"
@@ -34,6 +43,8 @@ WORK = ROOT / ".demo"
 DAG_ID = "runware_marketing_assets"
 BUCKET = "runware-demo"
 PREFIX = "campaigns/"
+PRODUCTS_FILE = ROOT / "example_dags" / "data" / "products.json"
+DEFAULT_SIZES = [[1024, 1024], [1408, 768]]
 STRUCTLOG_LINE = re.compile(r"^\S+ \[(?P<level>\w+)\s*\] (?P<message>.*?)\s+\[(?P<logger>[\w.]+)\]")
 INTERESTING_LOGGERS = ("airflow_provider_runware", "airflow.models.dagrun")
 
@@ -107,14 +118,68 @@ def progress_line(line: str) -> str | None:
     return None
 
 
-def run_dag(env: dict[str, str]) -> None:
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model the demo runs, two sizes it documents, why it was chosen, and the emulator's date."""
+
+    spec: ModelSpec
+    sizes: list[list[int]]
+    why: str
+    emulator_today: str | None = None
+
+    @property
+    def air_id(self) -> str:
+        return self.spec.air_id if self.spec.known else os.environ["RUNWARE_DEMO_MODEL"]
+
+
+def choose_model(real_api: bool) -> ModelChoice:
+    """The catalog default, or ``RUNWARE_DEMO_MODEL``; a retired model is replayed on the emulator
+    on a date before its retirement (on the real API it would be refused)."""
+    requested = os.environ.get("RUNWARE_DEMO_MODEL")
+    if not requested:
+        spec = get_model_spec(DEFAULT_MODEL)
+        price = spec.price_per_image()
+        why = (
+            f"the catalog's default: live on Runware and priced at ${price:.3f} for every size it accepts "
+            f"({spec.source_url}); set RUNWARE_DEMO_MODEL to try another"
+        )
+        return ModelChoice(spec, DEFAULT_SIZES, why)
+    spec = get_model_spec(requested)
+    sizes = demo_sizes(spec)
+    why = "chosen with RUNWARE_DEMO_MODEL"
+    lifecycle = spec.lifecycle
+    if lifecycle.retired() and lifecycle.deactivation_date is not None:
+        if real_api:
+            raise SystemExit(
+                f"{requested} ({spec.name}) is retired on the live API since "
+                f"{lifecycle.deactivation_date.isoformat()}; migrate to {lifecycle.replacement}"
+            )
+        the_day_before = lifecycle.deactivation_date.toordinal() - 1
+        today = date.fromordinal(the_day_before).isoformat()
+        why += (
+            f"; it is retired on the live API since {lifecycle.deactivation_date.isoformat()}, so the "
+            f"emulator replays its model page on {today}"
+        )
+        return ModelChoice(spec, sizes, why, emulator_today=today)
+    return ModelChoice(spec, sizes, why)
+
+
+def demo_sizes(spec: ModelSpec) -> list[list[int]]:
+    """The two smallest sizes the model documents (cheapest), else a square 1024."""
+    if spec.allowed_sizes:
+        return [list(size) for size in sorted(spec.allowed_sizes, key=lambda s: (s[0] * s[1], s))[:2]]
+    return [[1024, 1024]]
+
+
+def run_dag(env: dict[str, str], choice: ModelChoice) -> None:
     airflow = [sys.executable, "-m", "airflow"]
     log("Preparing a throwaway Airflow metadata database")
     subprocess.run([*airflow, "db", "migrate"], env=env, check=True, capture_output=True)
     log(f"Running `airflow dags test {DAG_ID}` (full log: {WORK / 'dags-test.log'})")
+    conf = json.dumps({"model": choice.air_id, "sizes": choice.sizes})
     with (WORK / "dags-test.log").open("w") as full_log:
         process = subprocess.Popen(
-            [*airflow, "dags", "test", DAG_ID],
+            [*airflow, "dags", "test", DAG_ID, "--conf", conf],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -167,9 +232,16 @@ def download_urls(manifest: dict[str, Any]) -> None:
         image["local_file"] = str(target.relative_to(OUTPUT))
 
 
+def product_of(image: dict[str, Any], products: list[str]) -> str:
+    """Which product an image shows: the one its prompt names."""
+    prompt = str(image.get("positive_prompt") or "")
+    return next((name for name in products if name in prompt), "product")
+
+
 def contact_sheet(manifest: dict[str, Any]) -> Path:
     from PIL import Image, ImageDraw
 
+    products = [product["name"] for product in json.loads(PRODUCTS_FILE.read_text())]
     thumbs = [Image.open(OUTPUT / image["local_file"]).convert("RGB") for image in manifest["images"]]
     cell, columns = 256, 4
     rows = max(1, (len(thumbs) + columns - 1) // columns)
@@ -181,7 +253,7 @@ def contact_sheet(manifest: dict[str, Any]) -> Path:
         sheet.paste(thumb, (x + 4, y + 4))
         draw.text(
             (x + 4, y + cell),
-            f"{image['width']}x{image['height']} ${image.get('cost') or 0:.3f}",
+            f"{product_of(image, products)} {image['width']}x{image['height']} ${image.get('cost') or 0:.3f}",
             fill="black",
         )
     path = OUTPUT / "contact-sheet.png"
@@ -205,6 +277,9 @@ def main() -> None:
     OUTPUT.mkdir()
     WORK.mkdir()
     real_key = os.environ.get("RUNWARE_API_KEY")
+    choice = choose_model(real_api=bool(real_key))
+    log(f"Model: {choice.air_id} ({choice.spec.name}), {choice.why}")
+    log(f"Sizes: {', '.join(f'{w}x{h}' for w, h in choice.sizes)}")
     with contextlib.ExitStack() as stack:
         env_extra: dict[str, str] = {}
         emulator_url = ""
@@ -218,6 +293,8 @@ def main() -> None:
             port = free_port()
             emulator_url = f"http://127.0.0.1:{port}/v1"
             command = [sys.executable, "-m", "airflow_provider_runware.emulator", "--host", "127.0.0.1"]
+            if choice.emulator_today:
+                command += ["--today", choice.emulator_today]
             stack.enter_context(
                 service(
                     [*command, "--port", str(port)],
@@ -245,7 +322,7 @@ def main() -> None:
             log(f"Created bucket s3://{BUCKET} on the local S3 server")
         env = airflow_env(env_extra)
         os.environ.update({k: v for k, v in env.items() if k.startswith("AIRFLOW")})
-        run_dag(env)
+        run_dag(env, choice)
         manifest = manifest_from_xcom(env)
         if env_extra.get("RUNWARE_DEMO_OUTPUT"):
             download_from_s3(manifest, "aws_default")
@@ -256,6 +333,7 @@ def main() -> None:
         counts = emulator_request_counts(emulator_url) if emulator_url else {}
     elapsed = time.monotonic() - started
     log("Done.")
+    print(f"  model:         {choice.air_id} ({choice.spec.name}), {choice.why}")
     print(f"  images:        {manifest['count']} (in {OUTPUT / 'images'})")
     print(f"  total cost:    ${manifest['total_cost_usd']:.4f}")
     print(f"  manifest:      {OUTPUT / 'manifest.json'}")

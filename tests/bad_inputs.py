@@ -1,9 +1,11 @@
-"""The one table of bad imageInference inputs, shared by the client and the emulator tests.
+"""The one table of bad imageInference inputs, shared by the client and the emulator tests, and its
+twin: the good inputs Runware accepts that an earlier catalog wrongly refused.
 
-Every rule of the DALL·E 2 model page (plus the generic rules unknown models get) has a row: the
-overrides that break it, applied to a valid DALL·E 2 wire task, and what both sides must answer: the
-error ``code``, the ``parameter``, and fragments the message must contain (the value as shown, and the
-rule). Each row breaks exactly one rule, so ``parameter`` is a single name.
+Every rule of the DALL·E 2 model page (plus the generic rules unknown models get, and a rule of each
+current model) has a row: the overrides that break it, applied to a valid DALL·E 2 wire task, and what
+both sides must answer: the error ``code``, the ``parameter``, and fragments the message must contain
+(the value as shown, and the rule). Each row breaks exactly one rule, so ``parameter`` is a single
+name. A refusal before the HTTP call is fatal, so ``GOOD_INPUTS`` holds what must never be refused.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ DALLE2_SIZES = "256x256, 512x512, 1024x1024"
 GENERIC_SIZES = "128..2048 in steps of 64"
 UUID_V1 = "a8098c1a-f86e-11da-bd1a-00112444be1e"
 UUID_V4_UPPER = "3F2504E0-4F89-41D3-9A0C-0305E82C3301"
+IMAGEN_4_FAST = "google:2@3"
+IMAGEN_4_SIZES = "768x1408, 896x1280, 1024x1024, 1280x896, 1408x768"
+GPT_IMAGE_2 = "openai:gpt-image@2"
 
 
 class _Remove:
@@ -193,42 +198,76 @@ BAD_INPUTS: tuple[BadInput, ...] = (
         "'true'",
         "boolean",
     ),
-    # taskUUID: lowercase UUID v4
+    # taskUUID: a UUID v4 (any letter case)
     _row("task-uuid-v1", {"taskUUID": UUID_V1}, "invalidTaskUUID", "taskUUID", UUID_V1, "UUID v4"),
-    BadInput(
-        "task-uuid-uppercase",
-        {"taskUUID": UUID_V4_UPPER},
-        "invalidTaskUUID",
-        "taskUUID",
-        UUID_V4_UPPER,
-        "UUID v4",
-    ),
     # model: an AIR id
     _row("model-not-air", {"model": "dalle2"}, "invalidModel", "model", "'dalle2'", "source:id@version"),
-    # models the catalog does not know get the generic rules
+    # case-insensitive where Runware is, but the value must still be a known one
     _row(
-        "generic-prompt-1-char",
-        {"model": UNKNOWN_MODEL, "positivePrompt": "a"},
+        "output-format-gif-lowercase",
+        {"outputFormat": "gif"},
+        "invalidOutputFormat",
+        "outputFormat",
+        "'gif'",
+        "JPG, PNG, WEBP",
+    ),
+    _row(
+        "task-uuid-v1-uppercase",
+        {"taskUUID": UUID_V1.upper()},
+        "invalidTaskUUID",
+        "taskUUID",
+        UUID_V1.upper(),
+        "UUID v4",
+    ),
+    _row(
+        "task-uuid-no-hyphens",
+        {"taskUUID": UUID_V4_UPPER.replace("-", "")},
+        "invalidTaskUUID",
+        "taskUUID",
+        "3F2504E0",
+        "UUID v4",
+    ),
+    # models the catalog does not know get the generic rules: only what no model accepts is refused
+    _row(
+        "generic-prompt-empty",
+        {"model": UNKNOWN_MODEL, "positivePrompt": ""},
         "invalidPositivePrompt",
         "positivePrompt",
-        "'a'",
-        "2..3000",
+        "''",
+        "1 or more",
     ),
     _row(
-        "generic-width-100",
-        {"model": UNKNOWN_MODEL, "width": 100, "height": 512},
+        "generic-width-0",
+        {"model": UNKNOWN_MODEL, "width": 0, "height": 512},
         "invalidWidth",
         "width",
-        "100x512",
-        GENERIC_SIZES,
+        "0x512",
+        "positive integer",
     ),
     _row(
-        "generic-width-130-off-grid",
-        {"model": UNKNOWN_MODEL, "width": 130, "height": 512},
+        "generic-safety-mode-number",
+        {"model": UNKNOWN_MODEL, "safety": {"mode": 1}},
+        "invalidSafety",
+        "safety.mode",
+        "1",
+        "a string",
+    ),
+    # current models: their own pages' rules
+    _row(
+        "imagen-4-fast-512x512",
+        {"model": IMAGEN_4_FAST, "width": 512, "height": 512},
         "invalidWidth",
         "width",
-        "130x512",
-        GENERIC_SIZES,
+        "512x512",
+        IMAGEN_4_SIZES,
+    ),
+    _row(
+        "gpt-image-2-width-off-grid",
+        {"model": GPT_IMAGE_2, "width": 1000, "height": 1024},
+        "invalidWidth",
+        "width",
+        "1000x1024",
+        "480..3840 in steps of 16",
     ),
 )
 
@@ -242,3 +281,67 @@ def bad_input_params() -> list[Any]:
         else pytest.param(row, id=row.id)
         for row in BAD_INPUTS
     ]
+
+
+@dataclass(frozen=True)
+class GoodInput:
+    """An input Runware accepts that an earlier catalog refused (before any HTTP call, fatally)."""
+
+    id: str
+    overrides: Mapping[str, Any]
+    why: str
+    wire: Mapping[str, Any] = field(default_factory=dict)
+
+    def task(self) -> dict[str, Any]:
+        return valid_task(**self.overrides)
+
+
+GOOD_INPUTS: tuple[GoodInput, ...] = (
+    GoodInput(
+        "output-format-lowercase",
+        {"outputFormat": "jpg"},
+        "Runware's own doc examples send outputFormat 'jpg'",
+        wire={"outputFormat": "JPG"},
+    ),
+    GoodInput(
+        "output-format-mixed-case",
+        {"outputFormat": "Webp"},
+        "outputFormat ignores case",
+        {"outputFormat": "WEBP"},
+    ),
+    GoodInput("task-uuid-uppercase", {"taskUUID": UUID_V4_UPPER}, "a UUID v4 in any letter case"),
+    GoodInput(
+        "generic-prompt-1-char",
+        {"model": UNKNOWN_MODEL, "positivePrompt": "a"},
+        "DALL·E models accept 1 character; an unknown model may too",
+    ),
+    GoodInput(
+        "generic-prompt-5000-chars",
+        {"model": UNKNOWN_MODEL, "positivePrompt": "x" * 5000},
+        "GPT Image models accept 32000 characters",
+    ),
+    GoodInput(
+        "generic-width-100",
+        {"model": UNKNOWN_MODEL, "width": 100, "height": 512},
+        "no size grid is documented for every model",
+    ),
+    GoodInput(
+        "generic-width-130-off-grid",
+        {"model": UNKNOWN_MODEL, "width": 130, "height": 512},
+        "the 64-pixel grid is not every model's (GPT Image 2: steps of 16)",
+    ),
+    GoodInput(
+        "generic-4k",
+        {"model": UNKNOWN_MODEL, "width": 4096, "height": 2304},
+        "Seedream 4.0 documents 4K sizes up to 6048 wide",
+    ),
+    GoodInput(
+        "generic-safety-mode-full",
+        {"model": UNKNOWN_MODEL, "safety": {"mode": "full"}},
+        "safety modes beyond none/fast exist (full checks every frame)",
+    ),
+)
+
+
+def good_input_params() -> list[Any]:
+    return [pytest.param(row, id=row.id) for row in GOOD_INPUTS]

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from emulator_handle import EMULATOR_API_KEY, EmulatorHandle, running_emulator
+from emulator_handle import BEFORE_DALLE2_RETIREMENT, EMULATOR_API_KEY, EmulatorHandle, running_emulator
 
 _REPO = Path(__file__).resolve().parent.parent
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="runware-airflow-home-"))
@@ -42,13 +42,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[EmulatorHandle]:
-    """The emulator process (key ``test-runware-key``), started on first use, stopped at session end."""
-    with running_emulator(EMULATOR_API_KEY) as handle:
+    """The emulator process (key ``test-runware-key``), started on first use, stopped at session end.
+
+    Its date is pinned before DALL·E 2's deactivation, so the tests that replay that model page see it
+    live (a reset keeps the date; retirement tests change it with ``config(today=...)``)."""
+    with running_emulator(EMULATOR_API_KEY, "--today", BEFORE_DALLE2_RETIREMENT) as handle:
         yield handle
 
 
 @pytest.fixture
 def runware(emulator: EmulatorHandle) -> EmulatorHandle:
-    """The emulator, reset to a clean state (no tasks, log, faults; balance 100) for this test."""
+    """The emulator, reset to a clean state (no tasks, log, faults; balance 100; start-up modes)."""
     emulator.reset()
     return emulator

@@ -20,6 +20,9 @@ from servers import serving
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EMULATOR_API_KEY = "test-runware-key"
+# Tests replay the DALL·E 2 model page (openai:2@2), which Runware deactivates on 2026-05-12: the
+# session's emulator lives on a date when the page was true. Retirement tests move the date on.
+BEFORE_DALLE2_RETIREMENT = "2026-05-01"
 _UNSET: Any = object()
 
 
@@ -66,6 +69,15 @@ class EmulatorHandle:
         result: list[dict[str, Any]] = self._control("GET", "faults")
         return result
 
+    def config(self, **modes: Any) -> dict[str, Any]:
+        """Read the emulator's modes, or change some until the next reset, e.g.
+        ``config(today="2026-06-01")`` or ``config(error_shape="flat", balance_shape="number")``."""
+        if not modes:
+            result: dict[str, Any] = self._control("GET", "config")
+        else:
+            result = self._control("POST", "config", json=modes)
+        return result
+
     def advance_clock(self, seconds: float) -> None:
         """Move the emulator's clock forward, e.g. past an image's ttl."""
         self._control("POST", "clock", json={"advance": seconds})
@@ -93,7 +105,9 @@ class EmulatorHandle:
 
 @contextlib.contextmanager
 def running_emulator(api_key: str = EMULATOR_API_KEY, *extra_args: str) -> Iterator[EmulatorHandle]:
-    """Start ``python -m airflow_provider_runware.emulator`` on a free loopback port; stop it after."""
+    """Start ``python -m airflow_provider_runware.emulator`` on a free loopback port; stop it after.
+
+    ``extra_args`` go to the command line (e.g. ``"--today", BEFORE_DALLE2_RETIREMENT``)."""
     command = [sys.executable, "-m", "airflow_provider_runware.emulator", "--host", "127.0.0.1"]
     with (
         tempfile.TemporaryDirectory(prefix="runware-emulator-") as tmp,

@@ -7,8 +7,16 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 
+from airflow_provider_runware.emulator.modes import BALANCE_SHAPES, ERROR_SHAPES, ModeError, parse_date
 from airflow_provider_runware.emulator.server import build_config, serve
 from airflow_provider_runware.emulator.state import Settings
+
+
+def _date(value: str) -> object:
+    try:
+        return parse_date(value)
+    except ModeError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -26,13 +34,37 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--generation-seconds", type=float, default=0.3, help="time one task's images take (default 0.3)"
     )
     parser.add_argument("--access-log", action="store_true", help="log every HTTP request (off by default)")
+    parser.add_argument(
+        "--today",
+        type=_date,
+        default=None,
+        help="the emulator's date, YYYY-MM-DD: models past their deactivation date answer as retired "
+        "(default: the real date)",
+    )
+    parser.add_argument(
+        "--error-shape",
+        choices=ERROR_SHAPES,
+        default="nested",
+        help="how getResponse reports a failed task: nested in data (runware-sdk 1.8.0, default) or flat",
+    )
+    parser.add_argument(
+        "--balance-shape",
+        choices=BALANCE_SHAPES,
+        default="object",
+        help="accountManagement balance as an object (runware-sdk 1.8.0, default) or a number",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     settings = Settings(
-        api_key=args.api_key, latency=args.latency, generation_seconds=args.generation_seconds
+        api_key=args.api_key,
+        latency=args.latency,
+        generation_seconds=args.generation_seconds,
+        today=args.today,
+        error_shape=args.error_shape,
+        balance_shape=args.balance_shape,
     )
     config = build_config(settings, args.host, args.port, access_log=args.access_log)
     exit_code = 0

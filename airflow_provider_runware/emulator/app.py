@@ -18,6 +18,7 @@ from starlette.routing import Route
 from airflow_provider_runware.emulator.auth import AUTH_TASK, authenticate
 from airflow_provider_runware.emulator.connection import drop_connection
 from airflow_provider_runware.emulator.faults import IMMEDIATE_KINDS, FaultSpecError, validate_spec
+from airflow_provider_runware.emulator.modes import ModeError
 from airflow_provider_runware.emulator.render import EXTENSIONS
 from airflow_provider_runware.emulator.responses import (
     Outcome,
@@ -236,6 +237,21 @@ async def clock(request: Request) -> Response:
     return json_response(200, {"offset": state.clock_offset, "now": state.now()})
 
 
+async def config(request: Request) -> Response:
+    """``GET`` the current modes (date, error and balance shapes, retired-model answer); ``POST`` a JSON
+    object to change some of them until the next reset (see ``emulator.modes``)."""
+    modes = _state(request).modes
+    if request.method == "POST":
+        try:
+            changes = json.loads(await request.body() or b"{}")
+            if not isinstance(changes, dict):
+                raise ModeError("expected a JSON object of modes")
+            modes.update(changes)
+        except (ModeError, ValueError) as error:
+            return json_response(400, {"error": str(error)})
+    return json_response(200, modes.to_json())
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """A fresh emulator with its own in-memory state (one per server process, or per test)."""
     state = EmulatorState(settings or Settings())
@@ -254,6 +270,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/_emulator/reset", reset, methods=["POST"]),
         Route("/_emulator/faults", faults, methods=["GET", "POST", "DELETE"]),
         Route("/_emulator/clock", clock, methods=["POST"]),
+        Route("/_emulator/config", config, methods=["GET", "POST"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.emulator = state

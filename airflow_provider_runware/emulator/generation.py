@@ -48,22 +48,30 @@ class ImageParams:
     @classmethod
     def of(cls, request: Mapping[str, Any]) -> ImageParams:
         safety = request.get("safety") or {}
+        # The docs: checkContent "when enabled, defaults to fast mode"; an explicit mode decides.
+        check_content = safety["mode"] != "none" if "mode" in safety else safety.get("checkContent") is True
         return cls(
             model=request["model"],
             prompt=request["positivePrompt"],
             width=request["width"],
             height=request["height"],
             output_type=request.get("outputType", "URL"),
-            output_format=request.get("outputFormat", "JPG"),
+            output_format=str(request.get("outputFormat", "JPG")).upper(),
             quality=request.get("outputQuality", 95),
-            check_content=safety.get("checkContent") is True or safety.get("mode") == "fast",
+            check_content=check_content,
             include_cost=request.get("includeCost") is True,
         )
 
 
-def price_per_image(model: str) -> float:
-    """The catalog price, so the emulator bills what the provider estimates."""
-    return get_model_spec(model).price_per_image_usd or UNKNOWN_MODEL_PRICE_USD
+def price_per_image(model: str, width: int, height: int) -> float:
+    """What the emulator bills and reports as ``cost``: the catalog's documented price for the size,
+    which is what the model page's examples report (0.02 for DALL·E 2 at 1024x1024); for a size or
+    model without one, the model's highest documented price, else a nominal cent."""
+    spec = get_model_spec(model)
+    documented = spec.price_per_image(width, height)
+    if documented is None:
+        documented = max((price for _, price in spec.pricing.by_size), default=spec.pricing.any_size)
+    return documented if documented is not None else UNKNOWN_MODEL_PRICE_USD
 
 
 def seed_for(request: Mapping[str, Any], task_uuid: str, index: int) -> int:
@@ -98,7 +106,7 @@ def result_item(
     if params.check_content:
         item["NSFWContent"] = False
     if params.include_cost:
-        item["cost"] = price_per_image(params.model)
+        item["cost"] = price_per_image(params.model, params.width, params.height)
     return item
 
 
@@ -145,9 +153,24 @@ async def _upload(state: EmulatorState, record: TaskRecord, image_uuid: str, dat
 async def _notify(
     state: EmulatorState, record: TaskRecord, payload: dict[str, Any], image_uuid: str | None
 ) -> None:
+    """POST the result to ``webhookURL``. Runware retries a delivery that gets no 2xx (its schedule
+    is not documented): the first attempt happens in line, the retries in the background with a
+    doubling delay, each logged with its ``attempt`` number."""
     url = record.request.get("webhookURL")
     if not url:
         return
+    if not await _deliver_once(state, record, url, payload, image_uuid, attempt=1):
+        state.spawn(_redeliver(state, record, url, payload, image_uuid))
+
+
+async def _deliver_once(
+    state: EmulatorState,
+    record: TaskRecord,
+    url: str,
+    payload: dict[str, Any],
+    image_uuid: str | None,
+    attempt: int,
+) -> bool:
     result = await post_webhook(state.http, url, payload)
     state.record(
         "webhook",
@@ -156,7 +179,20 @@ async def _notify(
         target=without_query(url),
         status=result.status,
         error=result.error,
+        attempt=attempt,
     )
+    return result.ok
+
+
+async def _redeliver(
+    state: EmulatorState, record: TaskRecord, url: str, payload: dict[str, Any], image_uuid: str | None
+) -> None:
+    delay = state.settings.webhook_retry_seconds
+    for attempt in range(2, state.settings.webhook_attempts + 1):
+        await asyncio.sleep(delay)
+        if await _deliver_once(state, record, url, payload, image_uuid, attempt):
+            return
+        delay *= 2
 
 
 def _model_matches(record: TaskRecord) -> Callable[[Mapping[str, Any]], bool]:
@@ -169,7 +205,8 @@ async def _produce(state: EmulatorState, record: TaskRecord, index: int) -> None
     if failing is not None:
         message = failing.get("message") or "The provider failed to generate this image (emulated)"
         status = int(failing.get("status", GENERATION_ERROR_STATUS))
-        error = _fail(record, index, status, failing.get("code") or "inferenceError", message)
+        code = failing.get("code") or "inferenceError"
+        error = _fail(record, index, status, code, message, parameter=failing.get("parameter"))
         state.record(
             "generation", taskUUID=record.task_uuid, imageUUID=None, status="error", code=error["code"]
         )
@@ -210,7 +247,7 @@ def _keep(
     """Bill the image and serve it under /images until its ttl runs out."""
     fmt = FORMATS[params.output_format]
     ttl = record.request.get("ttl") or state.settings.default_ttl
-    state.charge(price_per_image(params.model))
+    state.charge(price_per_image(params.model, params.width, params.height))
     state.store_image(ImageRecord(image_uuid, data, fmt.media_type, fmt.extension, state.now() + ttl))
     state.record("generation", taskUUID=record.task_uuid, imageUUID=image_uuid, status="success")
 

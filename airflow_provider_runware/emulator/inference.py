@@ -34,29 +34,39 @@ def validation_error(violation: Violation, task_uuid: Any) -> ApiError:
     )
 
 
-def _conflict(existing: TaskRecord) -> Outcome:
+def _conflict(state: EmulatorState, existing: TaskRecord) -> Outcome:
+    """The reused taskUUID is named in ``context`` and, unless the ``conflict_shape`` mode says
+    ``context_only``, at the top of the error too."""
+    context_only = state.modes.conflict_shape == "context_only"
     return failure(
         400,
         "conflictTaskUUID",
         f"Task UUID {existing.task_uuid} was already used by another task; every task needs a new UUID v4.",
         parameter="taskUUID",
         task_type=TASK_TYPE,
-        task_uuid=existing.task_uuid,
+        task_uuid=None if context_only else existing.task_uuid,
         documentation=parameter_docs("taskUUID"),
-        context={"taskType": TASK_TYPE, "deliveryMethod": existing.delivery_method},
+        context={
+            "taskType": TASK_TYPE,
+            "taskUUID": existing.task_uuid,
+            "deliveryMethod": existing.delivery_method,
+        },
     )
 
 
 def _deactivated(state: EmulatorState, task: Mapping[str, Any]) -> Outcome | None:
+    """A retired model: past its catalog deactivation date (by the emulator's ``today``), or scripted
+    with a ``deactivate_model`` fault. The answer's code and status are modes (see ``modes``)."""
     model = task["model"]
     fault = state.faults.take("deactivate_model", lambda spec: spec.get("model") == model)
-    if fault is None:
+    lifecycle = get_model_spec(model).lifecycle
+    if fault is None and not lifecycle.retired(state.modes.current_date()):
         return None
-    replacement = get_model_spec(model).lifecycle.replacement
-    hint = f"; use {replacement} instead" if replacement else ""
+    fault = fault or {}
+    hint = f"; use {lifecycle.replacement} instead" if lifecycle.replacement else ""
     return failure(
-        400,
-        fault.get("code") or "modelDisabled",
+        int(fault.get("status") or state.modes.retired_status),
+        fault.get("code") or state.modes.retired_code,
         f"Model {model} has been deactivated and can no longer be used{hint}.",
         parameter="model",
         task_type=TASK_TYPE,
@@ -66,7 +76,8 @@ def _deactivated(state: EmulatorState, task: Mapping[str, Any]) -> Outcome | Non
 
 
 def _unaffordable(state: EmulatorState, task: Mapping[str, Any]) -> Outcome | None:
-    estimate = price_per_image(task["model"]) * int(task.get("numberResults", 1))
+    price = price_per_image(task["model"], task["width"], task["height"])
+    estimate = price * int(task.get("numberResults", 1))
     if state.faults.take("insufficient_credits") is None and state.balance >= estimate:
         return None
     return failure(
@@ -86,7 +97,7 @@ def _refusal(state: EmulatorState, task: Mapping[str, Any]) -> Outcome | None:
         return Outcome(errors=[validation_error(v, task.get("taskUUID")) for v in violations])
     existing = state.tasks.get(task["taskUUID"])
     if existing is not None:
-        return _conflict(existing)
+        return _conflict(state, existing)
     return _deactivated(state, task) or _unaffordable(state, task)
 
 

@@ -11,12 +11,14 @@ import time
 import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import httpx
 
 from airflow_provider_runware.emulator.delivery import new_client
 from airflow_provider_runware.emulator.faults import FaultBook
+from airflow_provider_runware.emulator.modes import Modes
 
 STARTING_BALANCE_USD = 100.0
 DEFAULT_TTL_SECONDS = 7 * 24 * 3600
@@ -34,6 +36,14 @@ class Settings:
     starting_balance: float = STARTING_BALANCE_USD
     delivery_timeout: float = 30.0
     sync_timeout_seconds: float = 1.0
+    today: date | None = None
+    error_shape: str = "nested"
+    balance_shape: str = "object"
+    webhook_attempts: int = 3
+    webhook_retry_seconds: float = 0.2
+
+    def initial_modes(self) -> Modes:
+        return Modes(today=self.today, error_shape=self.error_shape, balance_shape=self.balance_shape)
 
 
 @dataclass
@@ -92,6 +102,7 @@ class EmulatorState:
         self.usage: dict[str, float] = {"tasks": 0, "imagesGenerated": 0, "totalCostUSD": 0.0}
         self._http: httpx.AsyncClient | None = None
         self.session_uuid = str(uuid.uuid4())
+        self.modes = settings.initial_modes()
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -125,6 +136,7 @@ class EmulatorState:
         self.clock_offset = 0.0
         self.balance = self.settings.starting_balance
         self.usage = {"tasks": 0, "imagesGenerated": 0, "totalCostUSD": 0.0}
+        self.modes = self.settings.initial_modes()
 
     def next_post(self) -> int:
         """Number the POSTs to /v1, so tests can tell how many tasks shared one request (batching)."""

@@ -18,6 +18,7 @@ from airflow_provider_runware.emulator.state import EmulatorState, TaskRecord
 
 ORGANIZATION_UUID = "0f5b6c52-6d4e-4f0e-9a55-3c1c1f0e7a11"
 ORGANIZATION_NAME = "Runware Emulator"
+START = "2024-01-01T00:00:00Z"
 
 Handler = Callable[[EmulatorState, Mapping[str, Any], str], Awaitable[Outcome]]
 
@@ -61,10 +62,28 @@ def _task_uuid_problem(task: Mapping[str, Any]) -> Outcome | None:
     )
 
 
+def _nested(error: ApiError) -> dict[str, Any]:
+    """A failed task as runware-sdk 1.8.0 reads it from getResponse ``data``: the error object nested
+    under ``error``, beside the task's own taskType, taskUUID and ``status: "error"``."""
+    body = error.body
+    return {
+        "taskType": body.get("taskType"),
+        "taskUUID": body.get("taskUUID"),
+        "status": "error",
+        "error": {key: value for key, value in body.items() if key not in ("taskType", "status")},
+    }
+
+
 def progress_of(state: EmulatorState, record: TaskRecord) -> Outcome:
-    """Cumulative state: finished images, failed ones, and one in-progress item while any remain."""
+    """Cumulative state: finished images, failed ones, and one in-progress item while any remain.
+
+    Failures come in the shape the ``error_shape`` mode asks for: nested in ``data`` (default) or
+    flat in ``errors``."""
     outcome = results_of(record)
     outcome.data = [{**item, "status": "success"} for item in outcome.data]
+    if state.modes.error_shape == "nested":
+        outcome.data += [_nested(error) for error in outcome.errors]
+        outcome.errors = []
     if not record.done:
         legacy = state.faults.take("legacy_pending") is not None
         status = "pending" if legacy else "processing"
@@ -90,14 +109,18 @@ async def get_task_details(state: EmulatorState, task: Mapping[str, Any], _root:
     record = state.tasks.get(task["taskUUID"])
     if record is None:
         return _not_found(state, "getTaskDetails", task["taskUUID"])
+    # runware-sdk 1.8.0 types these as request: list (the task array as sent) and response: object
+    # (the answer body, data and errors).
+    response: dict[str, Any] = {"data": list(record.results)}
+    if record.errors:
+        response["errors"] = list(record.errors)
     details = {
         "taskType": "getTaskDetails",
         "taskUUID": record.task_uuid,
         "status": record.status,
         "createdAt": record.created_at,
-        "request": {k: v for k, v in record.request.items() if k != "apiKey"},
-        "response": list(record.results),
-        "errors": list(record.errors),
+        "request": [{k: v for k, v in record.request.items() if k != "apiKey"}],
+        "response": response,
     }
     return Outcome(data=[details])
 
@@ -120,11 +143,23 @@ async def account_management(state: EmulatorState, task: Mapping[str, Any], _roo
         "operation": "getDetails",
         "organizationUUID": ORGANIZATION_UUID,
         "organizationName": ORGANIZATION_NAME,
-        "balance": state.balance,
+        "AIRSource": "emulator",
+        "balance": _balance(state),
+        "team": [
+            {"name": "Emulator", "email": "owner@example.invalid", "roles": ["Owner"], "joinedAt": START}
+        ],
         "apiKeys": [{"name": "default", "apiKey": mask_key(key), "enabled": True}],
         "usage": dict(state.usage),
     }
     return Outcome(data=[details])
+
+
+def _balance(state: EmulatorState) -> Any:
+    """The balance in the ``balance_shape`` mode: an object (runware-sdk 1.8.0's type; the key names
+    are an assumption) or the plain number Runware's docs show."""
+    if state.modes.balance_shape == "number":
+        return state.balance
+    return {"amount": state.balance, "currency": "USD"}
 
 
 async def ping(_state: EmulatorState, _task: Mapping[str, Any], _root: str) -> Outcome:

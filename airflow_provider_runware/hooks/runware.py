@@ -10,22 +10,26 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from email.utils import parsedate_to_datetime
-from functools import cached_property
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
 import httpx
 from airflow.sdk import BaseHook
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from tenacity import AsyncRetrying, Retrying
 
 from airflow_provider_runware import __version__
 from airflow_provider_runware.catalog import get_model_spec
+from airflow_provider_runware.connection_extras import ConnectionExtras
+from airflow_provider_runware.error_codes import RETIRED_MODEL_ANSWERS
 from airflow_provider_runware.exceptions import (
-    DEACTIVATED_CODES,
     RunwareError,
+    RunwareModelDeactivatedError,
+    RunwareNotFoundError,
     RunwareTaskTimeoutError,
     RunwareTransientError,
     error_class_for,
@@ -47,18 +51,18 @@ if TYPE_CHECKING:
 DEFAULT_BASE_URL = "https://api.runware.ai/v1"
 CONFLICT_CODE = "conflictTaskUUID"
 MAX_TASKS_PER_REQUEST = 100
-# Older Airflow UIs store custom connection fields under this prefix.
-LEGACY_FIELD_PREFIX = "extra__runware__"
+# Keys an account balance object may carry its amount under; the SDK types ``balance`` as an object
+# without naming them, Runware's docs show a plain number.
+BALANCE_AMOUNT_KEYS = ("amount", "available", "balance", "total", "value", "credits", "usd", "USD")
 
-
-class ConnectionExtras(BaseModel):
-    """Typed view of the connection's extra; unknown keys are ignored, never turned into headers."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    timeout: float = Field(default=60.0, gt=0)
-    max_retries: int = Field(default=5, ge=0, le=20)
-    max_retry_seconds: float = Field(default=300.0, gt=0)
+__all__ = [
+    "ConnectionExtras",
+    "RunwareHook",
+    "SubmitResult",
+    "describe_account",
+    "read_balance",
+    "summarize_submission",
+]
 
 
 @dataclass(frozen=True)
@@ -79,9 +83,7 @@ class ClientSettings:
                 code="missingApiKey",
             )
         try:
-            extras = ConnectionExtras.model_validate(
-                {k.removeprefix(LEGACY_FIELD_PREFIX): v for k, v in extra.items() if v not in (None, "")}
-            )
+            extras = ConnectionExtras.from_extra(dict(extra))
         except ValidationError as exc:
             raise RunwareError(f"Connection {conn.conn_id!r} has invalid extras: {exc}") from exc
         host = (conn.host or "").strip()
@@ -185,30 +187,96 @@ def _get_response_tasks(task_uuids: Sequence[str]) -> list[dict[str, str]]:
     return [{"taskType": "getResponse", "taskUUID": task_uuid} for task_uuid in task_uuids]
 
 
-def summarize_submission(response: ApiResponse, tasks: Sequence[Mapping[str, Any]] = ()) -> SubmitResult:
+def summarize_submission(
+    response: ApiResponse, tasks: Sequence[Mapping[str, Any]] = (), *, today: date | None = None
+) -> SubmitResult:
     """Split an imageInference submission answer; a conflict means "already running: poll it"."""
     result = SubmitResult()
     result.accepted = [str(item["taskUUID"]) for item in response.data if item.get("taskUUID")]
     for error in response.errors:
-        if error.code == CONFLICT_CODE and error.task_uuid:
-            result.already_submitted.append(error.task_uuid)
+        conflicting = _conflicting_task_uuid(error, tasks) if error.code == CONFLICT_CODE else None
+        if conflicting is not None:
+            result.already_submitted.append(conflicting)
         else:
-            result.errors.append(_with_migration_hint(error, tasks))
+            result.errors.append(_with_migration_hint(error, tasks, response.status_code, today))
     return result
 
 
-def _with_migration_hint(error: ApiErrorItem, tasks: Sequence[Mapping[str, Any]]) -> ApiErrorItem:
-    """A retired model's error says which model to move to, whatever Runware's message says."""
-    if error.code not in DEACTIVATED_CODES:
+def _conflicting_task_uuid(error: ApiErrorItem, tasks: Sequence[Mapping[str, Any]]) -> str | None:
+    """The task a ``conflictTaskUUID`` answer is about: the error's own taskUUID, else its
+    ``context.taskUUID`` (some answers name it only there), else the request's only task (the task
+    runware-sdk 1.8.0's WebSocket transport routes such an answer to)."""
+    if error.task_uuid or error.context_task_uuid:
+        return error.task_uuid or error.context_task_uuid
+    uuids = {str(task["taskUUID"]) for task in tasks if task.get("taskUUID")}
+    return uuids.pop() if len(uuids) == 1 else None
+
+
+def _with_migration_hint(
+    error: ApiErrorItem,
+    tasks: Sequence[Mapping[str, Any]],
+    http_status: int | None = None,
+    today: date | None = None,
+) -> ApiErrorItem:
+    """Whatever Runware answers for a model the catalog marks retired (``modelDisabled``,
+    ``unknownModel``, ``invalidModel``, an HTTP 404, ...), the error says which model to move to and
+    is never retried. Which code the live API sends is not documented, hence the wide net; an
+    ambiguous ``modelUnavailable`` counts only once the deactivation date has passed."""
+    if error.code not in RETIRED_MODEL_ANSWERS and http_status != 404:
         return error
     models = {
         str(t.get("model")) for t in tasks if not error.task_uuid or t.get("taskUUID") == error.task_uuid
     }
-    replacements = {m: get_model_spec(m).lifecycle.replacement for m in models}
-    hints = [f"{model} is no longer served: migrate to {new}" for model, new in replacements.items() if new]
+    hints = [
+        hint for hint in (_retirement_hint(model, error.code, today) for model in sorted(models)) if hint
+    ]
     if not hints:
         return error
-    return error.model_copy(update={"message": f"{error.message} ({'; '.join(hints)})"})
+    return error.model_copy(
+        update={"message": f"{error.message} ({'; '.join(hints)})", "retired_model": sorted(models)[0]}
+    )
+
+
+def _retirement_hint(model: str, code: str | None, today: date | None) -> str | None:
+    spec = get_model_spec(model)
+    lifecycle = spec.lifecycle
+    if not lifecycle.deprecated or (code == "modelUnavailable" and not lifecycle.retired(today)):
+        return None
+    hint = spec.lifecycle_warning(today) or f"{model} is no longer served"
+    return hint.rstrip(".") if lifecycle.replacement else f"{hint.rstrip('.')}; pick a current model"
+
+
+def read_balance(value: Any) -> tuple[float, str | None] | None:
+    """An account balance in any shape Runware documents: a number (the docs' example) or an object
+    (runware-sdk 1.8.0's type), as ``(amount, currency)``; ``None`` when no amount can be found."""
+    if _is_number(value):
+        return float(value), None
+    if not isinstance(value, Mapping):
+        return None
+    currency = value.get("currency") if isinstance(value.get("currency"), str) else None
+    for key in BALANCE_AMOUNT_KEYS:
+        if _is_number(value.get(key)):
+            return float(value[key]), currency
+    numbers = [item for item in value.values() if _is_number(item)]
+    return (float(numbers[0]), currency) if len(numbers) == 1 else None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def describe_account(details: Mapping[str, Any]) -> str:
+    """The Test connection message: who the key belongs to and what is left to spend."""
+    name = details.get("organizationName") or details.get("organizationUUID") or "your organization"
+    return f"Connected to Runware as {name}; balance {describe_balance(details.get('balance'))}"
+
+
+def describe_balance(value: Any) -> str:
+    balance = read_balance(value)
+    if balance is None:
+        return "unknown"
+    amount, currency = balance
+    return f"${amount:.2f}" if currency in (None, "USD", "usd") else f"{amount:.2f} {currency}"
 
 
 class RunwareHook(BaseHook):
@@ -277,8 +345,16 @@ class RunwareHook(BaseHook):
 
     # ----- raw transport ----------------------------------------------------------------------
 
-    def post(self, tasks: Sequence[Mapping[str, Any]]) -> ApiResponse:
-        """POST one array of tasks, retrying transient failures within the connection's bounds."""
+    def post(
+        self,
+        tasks: Sequence[Mapping[str, Any]],
+        refine: Callable[[RunwareError], RunwareError] | None = None,
+    ) -> ApiResponse:
+        """POST one array of tasks, retrying transient failures within the connection's bounds.
+
+        ``refine`` may turn an answer's error into a more precise one before the retry policy sees
+        it (a submission turns "model unavailable" for a retired model into a fatal "migrate").
+        """
         settings = self.settings
         policy = retry_policy(
             max_retries=settings.max_retries,
@@ -291,7 +367,13 @@ class RunwareHook(BaseHook):
                     response = self.client.post(settings.base_url, json=list(tasks))
                 except httpx.HTTPError as error:
                     raise _transport_error(error) from error
-                return read_response(response.status_code, response.headers, response.content)
+                try:
+                    return read_response(response.status_code, response.headers, response.content)
+                except RunwareError as error:
+                    refined = refine(error) if refine is not None else error
+                    if refined is error:
+                        raise
+                    raise refined from error
         raise AssertionError("tenacity ended without a result")  # pragma: no cover - reraise=True
 
     async def apost(self, tasks: Sequence[Mapping[str, Any]]) -> ApiResponse:
@@ -319,7 +401,8 @@ class RunwareHook(BaseHook):
         result = SubmitResult()
         for start in range(0, len(tasks), MAX_TASKS_PER_REQUEST):
             batch = tasks[start : start + MAX_TASKS_PER_REQUEST]
-            part = summarize_submission(self.post(batch), batch)
+            response = self.post(batch, refine=partial(_retired_or, tasks=batch))
+            part = summarize_submission(response, batch)
             result.accepted += part.accepted
             result.already_submitted += part.already_submitted
             result.errors += part.errors
@@ -440,10 +523,25 @@ class RunwareHook(BaseHook):
             details = self.get_account_details()
         except (RunwareError, ValueError) as error:
             return False, str(error)
-        name = details.get("organizationName") or details.get("organizationUUID") or "your organization"
-        balance = details.get("balance")
-        shown = f"${balance:.2f}" if isinstance(balance, int | float) else "unknown"
-        return True, f"Connected to Runware as {name}; balance {shown}"
+        return True, describe_account(details)
+
+
+def _retired_or(error: RunwareError, tasks: Sequence[Mapping[str, Any]]) -> RunwareError:
+    """An answer that raised before the body was read (a bare 404, a 503 ``modelUnavailable``) to a
+    submission of a model the catalog marks retired means "migrate": fatal, named, not retried."""
+    if not isinstance(error, RunwareNotFoundError | RunwareTransientError):
+        return error
+    item = ApiErrorItem(code=error.code, message=error.message, task_uuid=error.task_uuid)
+    hinted = _with_migration_hint(item, tasks, error.http_status)
+    if hinted.retired_model is None:
+        return error
+    return RunwareModelDeactivatedError(
+        hinted.message,
+        code=error.code,
+        task_uuid=error.task_uuid,
+        documentation=error.documentation,
+        http_status=error.http_status,
+    )
 
 
 def timeout_error(pending: Sequence[str], timeout: float) -> RunwareTaskTimeoutError:

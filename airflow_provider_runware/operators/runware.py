@@ -14,7 +14,9 @@ imported inside methods only.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Mapping, Sequence
+from datetime import UTC
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -48,11 +50,15 @@ WORKER_WAIT_SECONDS = 8.0
 DEFERRAL_RACE_MARGIN = 8.0
 
 
+class RunwareModelLifecycleWarning(UserWarning):
+    """A DAG uses a model Runware has deprecated or retired; the message names the replacement."""
+
+
 def _when(epoch: float | None) -> str:
     """A deadline as UTC ISO time, for logs."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).isoformat(timespec="seconds") if epoch else "none"
+    return datetime.fromtimestamp(epoch, tz=UTC).isoformat(timespec="seconds") if epoch else "none"
 
 
 def _mask_url_and_query_values(url: str) -> None:
@@ -203,6 +209,10 @@ class RunwareImageInferenceOperator(BaseOperator):
             else []
         )
         raise_for_violations(self._arguments().violations(skip_arguments=templated))
+        if at_parse_time and "model" not in templated:
+            warning = get_model_spec(str(self.model)).lifecycle_warning()
+            if warning:
+                warnings.warn(warning, RunwareModelLifecycleWarning, stacklevel=3)
         if self.timeout <= 0 or self.poll_interval <= 0:
             raise RunwareValidationError(
                 f"timeout={self.timeout!r} and poll_interval={self.poll_interval!r} must both be positive",

@@ -27,7 +27,7 @@ import logging
 import mimetypes
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -167,7 +167,7 @@ class AzureBlobOutputLocation(OutputLocation):
     def validate(self) -> None:
         self._check_endpoint()
         if self._signer.account_key is None:
-            self._delegation_key(datetime.now(timezone.utc))  # fails now if the identity may not sign
+            self._delegation_key(datetime.now(UTC))  # fails now if the identity may not sign
         self._check_container()
 
     def _check_endpoint(self) -> None:
@@ -243,7 +243,7 @@ class AzureBlobOutputLocation(OutputLocation):
         seconds = expiry_seconds(expires_in, self.max_expiry, self.display_uri)
         self._check_endpoint()  # also here: the manifest path signs without validate()
         uri = f"{self.uri_base}{blob_name}"
-        sas = self._sas_for(blob_name, datetime.now(timezone.utc) + timedelta(seconds=seconds))
+        sas = self._sas_for(blob_name, datetime.now(UTC) + timedelta(seconds=seconds))
         block_id = base64.b64encode(block_id_for(blob_name).encode()).decode()
         url = f"{self._blob_client(blob_name).url}?{sas}&comp=block&blockid={quote(block_id, safe='')}"
         register_secret_url(url)
@@ -267,7 +267,7 @@ class AzureBlobOutputLocation(OutputLocation):
             user_delegation_key=delegation,
             permission=BlobSasPermissions(write=True),
             expiry=expiry,
-            start=datetime.now(timezone.utc) - CLOCK_SKEW if delegation else None,
+            start=datetime.now(UTC) - CLOCK_SKEW if delegation else None,
             protocol="https" if https_only else None,
         )
 
@@ -291,7 +291,7 @@ class AzureBlobOutputLocation(OutputLocation):
     def _fetch_delegation_key(self) -> tuple[datetime, UserDelegationKey]:
         from azure.core.exceptions import AzureError
 
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         key_expiry = now + AZURE_MAX_EXPIRY - CLOCK_SKEW  # Azure counts the 7 days on its own clock
         try:
             key = self._service.get_user_delegation_key(now - CLOCK_SKEW, key_expiry)

@@ -27,7 +27,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, Protocol
 from urllib.parse import quote, unquote, urlsplit
@@ -96,7 +96,7 @@ def canonical_headers(signed_headers: str, headers: Mapping[str, str]) -> tuple[
 def _time_problem(stamp: str, expires: str, now: datetime) -> str | None:
     """Reject a request outside ``[date - skew, date + expires)``; both stamps are ``YYYYMMDDTHHMMSSZ``."""
     try:
-        signed_at = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+        signed_at = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
         seconds = int(expires)
     except ValueError:
         return f"malformed date {stamp!r} or expires {expires!r}"
@@ -327,7 +327,7 @@ class VerifyingFront:
 
     upstream: str
     checker: SignatureChecker
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     records: list[FrontRecord] = field(default_factory=list)
 
     def __post_init__(self) -> None:

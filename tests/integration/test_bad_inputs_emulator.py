@@ -1,10 +1,11 @@
 """The emulator answers every row of the shared bad-input table exactly as the client rejects it:
-HTTP 400 with the same code and parameter, and without generating (or billing) anything."""
+HTTP 400 with the same code and parameter, and without generating (or billing) anything; and it
+generates every row of the good-input table, as Runware would."""
 
 from __future__ import annotations
 
 import pytest
-from bad_inputs import BadInput, bad_input_params
+from bad_inputs import BadInput, GoodInput, bad_input_params, good_input_params
 from emulator_handle import EmulatorHandle
 
 pytestmark = pytest.mark.integration
@@ -36,3 +37,13 @@ def test_emulator_rejects_bad_input(runware: EmulatorHandle, row: BadInput) -> N
     assert logged["taskUUID"] == task["taskUUID"]
     poll = runware.post([{"taskType": "getResponse", "taskUUID": task["taskUUID"]}])
     assert poll.json()["errors"][0]["code"] == "taskNotFound", "a rejected task is not stored"
+
+
+@pytest.mark.parametrize("row", good_input_params())
+def test_emulator_accepts_good_input(runware: EmulatorHandle, row: GoodInput) -> None:
+    task = row.task()
+    response = runware.post([task])
+
+    assert response.status_code == 200, (row.why, response.text)
+    [item] = response.json()["data"]
+    assert item["taskUUID"] == task["taskUUID"]

@@ -22,8 +22,6 @@ from bad_inputs import UNKNOWN_MODEL, valid_task
 from emulator_handle import EmulatorHandle
 from PIL import Image
 
-from airflow_provider_runware.catalog import get_model_spec
-
 pytestmark = pytest.mark.integration
 
 EXAMPLES_FILE = Path(__file__).parent.parent / "data" / "dalle2_examples.json"
@@ -31,15 +29,9 @@ EXAMPLES = json.loads(EXAMPLES_FILE.read_text())["examples"]
 OUTPUT_FIELDS = ("imageURL", "imageBase64Data", "imageDataURI")
 PILLOW_FORMATS = {"JPG": "JPEG", "PNG": "PNG", "WEBP": "WEBP"}
 MEDIA_TYPES = {"JPG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
-
-
-def catalog_price(model: str) -> float:
-    price = get_model_spec(model).price_per_image_usd
-    assert price is not None
-    return price
-
-
-DALLE2_PRICE = catalog_price("openai:2@2")
+# What a DALL·E 2 image costs by size, from sources that are not our catalog: OpenAI's list prices
+# ($0.016 / $0.018 / $0.020), which the model page's own examples confirm at 1024x1024 (cost 0.02).
+DALLE2_PRICE = {256: 0.016, 512: 0.018, 1024: 0.02}
 
 
 # ----- helpers ------------------------------------------------------------------------------------
@@ -177,7 +169,7 @@ def test_model_page_examples_get_the_documented_response_shape(
     assert example["response"].keys() <= item.keys()
     assert item["taskUUID"] == request["taskUUID"]
     assert item["imageURL"].endswith(".jpg"), "JPG is the default outputFormat"
-    assert item["cost"] == DALLE2_PRICE
+    assert item["cost"] == example["response"]["cost"], "costs reported as the model page's examples do"
     assert open_image(fetch(item["imageURL"]).content).size == (1024, 1024)
 
 
@@ -286,13 +278,17 @@ def test_image_urls_expire_after_ttl(runware: EmulatorHandle) -> None:
     assert fetch(default_url).status_code == 404
 
 
-def test_cost_comes_from_the_catalog(runware: EmulatorHandle) -> None:
+def test_cost_depends_on_the_size(runware: EmulatorHandle) -> None:
     dalle2 = valid_task(includeCost=True, numberResults=2)
+    larger = valid_task(includeCost=True, width=512, height=512)
     generic = valid_task(includeCost=True, model=UNKNOWN_MODEL, width=128, height=128)
-    items = runware.post([dalle2, generic]).json()["data"]
+    items = runware.post([dalle2, larger, generic]).json()["data"]
 
     costs = {item["taskUUID"]: item["cost"] for item in items}
-    assert [item["cost"] for item in items if item["taskUUID"] == dalle2["taskUUID"]] == [DALLE2_PRICE] * 2
+    assert [item["cost"] for item in items if item["taskUUID"] == dalle2["taskUUID"]] == [
+        DALLE2_PRICE[256]
+    ] * 2
+    assert costs[larger["taskUUID"]] == DALLE2_PRICE[512]
     assert costs[generic["taskUUID"]] == 0.01
 
 
@@ -370,16 +366,32 @@ def account(runware: EmulatorHandle) -> dict[str, Any]:
     return details
 
 
+def balance(runware: EmulatorHandle) -> float:
+    """The balance in the default (runware-sdk 1.8.0) object shape."""
+    value = account(runware)["balance"]
+    assert set(value) == {"amount", "currency"}
+    assert value["currency"] == "USD"
+    amount: float = value["amount"]
+    return amount
+
+
 def test_account_details_show_a_balance_that_images_use_up(runware: EmulatorHandle) -> None:
     before = account(runware)
-    assert before["balance"] == 100.0
+    assert before["balance"] == {"amount": 100.0, "currency": "USD"}, "the SDK's object shape by default"
     assert {"organizationUUID", "organizationName", "operation", "apiKeys", "usage"} <= before.keys()
     assert runware.api_key not in json.dumps(before["apiKeys"]), "keys are masked"
 
     runware.post([valid_task(numberResults=2)])
     after = account(runware)
-    assert after["balance"] == pytest.approx(100.0 - 2 * DALLE2_PRICE)
+    assert balance(runware) == pytest.approx(100.0 - 2 * DALLE2_PRICE[256])
     assert after["usage"]["imagesGenerated"] == 2
+
+
+def test_balance_can_be_the_documented_number(runware: EmulatorHandle) -> None:
+    runware.config(balance_shape="number")
+    assert account(runware)["balance"] == 100.0
+    runware.reset()
+    assert isinstance(account(runware)["balance"], dict), "a reset restores the start-up shape"
 
 
 def test_unknown_account_operation_is_a_validation_error(runware: EmulatorHandle) -> None:
@@ -400,8 +412,8 @@ def test_get_task_details_returns_request_and_response(runware: EmulatorHandle) 
 
     assert response.status_code == 200
     [details] = response.json()["data"]
-    assert details["request"] == task
-    assert details["response"] == [item]
+    assert details["request"] == [task], "runware-sdk 1.8.0 types request as the task array"
+    assert details["response"] == {"data": [item]}, "and response as the answer object"
     assert details["status"] == "success"
 
 
@@ -414,10 +426,24 @@ def test_reused_task_uuid_is_a_conflict(runware: EmulatorHandle) -> None:
     error = response.json()["errors"][0]
     assert error["code"] == "conflictTaskUUID"
     assert error["taskUUID"] == task["taskUUID"]
-    assert error["context"] == {"taskType": "imageInference", "deliveryMethod": "async"}
+    assert error["context"] == {
+        "taskType": "imageInference",
+        "taskUUID": task["taskUUID"],
+        "deliveryMethod": "async",
+    }
     wait_until_done(runware, task["taskUUID"])
     assert len(runware.requests("generation")) == 1, "the task ran (and was billed) once"
-    assert account(runware)["balance"] == pytest.approx(100.0 - DALLE2_PRICE)
+    assert balance(runware) == pytest.approx(100.0 - DALLE2_PRICE[256])
+
+
+def test_conflict_can_name_the_task_in_its_context_only(runware: EmulatorHandle) -> None:
+    runware.config(conflict_shape="context_only")
+    task = async_task()
+    runware.post([task])
+    [error] = runware.post([task]).json()["errors"]
+
+    assert (error["code"], error["taskUUID"]) == ("conflictTaskUUID", None)
+    assert error["context"]["taskUUID"] == task["taskUUID"]
 
 
 def test_unknown_task_uuid_is_not_found(runware: EmulatorHandle) -> None:
@@ -505,7 +531,7 @@ def test_reset_forgets_everything(runware: EmulatorHandle) -> None:
     assert runware.requests() == []
     assert runware.faults() == []
     assert poll(runware, task["taskUUID"]).status_code == 404
-    assert account(runware)["balance"] == 100.0
+    assert balance(runware) == 100.0
 
 
 # ----- uploads and webhooks -----------------------------------------------------------------------
@@ -564,12 +590,39 @@ def test_webhook_gets_one_post_per_image(runware: EmulatorHandle, receiver: Rece
     assert [(entry["target"], entry["status"]) for entry in logged] == [(f"{receiver.url}/hook", 200)] * 2
 
 
-def test_webhook_failures_are_logged_not_fatal(runware: EmulatorHandle, receiver: Receiver) -> None:
+def webhook_attempts(runware: EmulatorHandle, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """The webhook log once it holds ``count`` attempts (retries run in the background)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        logged = runware.requests("webhook")
+        if len(logged) >= count:
+            return logged
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {count} webhook attempts: {runware.requests('webhook')}")
+
+
+def test_webhook_failures_are_retried_then_given_up_not_fatal(
+    runware: EmulatorHandle, receiver: Receiver
+) -> None:
     receiver.status = 500
     response = runware.post([valid_task(webhookURL=f"{receiver.url}/hook")])
 
     assert response.status_code == 200
-    assert [entry["status"] for entry in runware.requests("webhook")] == [500]
+    logged = webhook_attempts(runware, 3)
+    assert [(entry["status"], entry["attempt"]) for entry in logged] == [(500, 1), (500, 2), (500, 3)]
+    time.sleep(1.0)
+    assert len(runware.requests("webhook")) == 3, "three attempts, then the delivery is given up"
+
+
+def test_webhook_is_retried_until_it_gets_a_2xx(runware: EmulatorHandle, receiver: Receiver) -> None:
+    receiver.status = 503
+    task = valid_task(webhookURL=f"{receiver.url}/hook")
+    [item] = runware.post([task]).json()["data"]
+    receiver.status = 200
+
+    logged = webhook_attempts(runware, 2)
+    assert [(entry["status"], entry["attempt"]) for entry in logged] == [(503, 1), (200, 2)]
+    assert [json.loads(p.body) for p in receiver.received] == [{"data": [item]}] * 2
 
 
 # ----- faults -------------------------------------------------------------------------------------
@@ -674,10 +727,32 @@ def test_failed_generation_is_one_error_item(runware: EmulatorHandle) -> None:
     [error] = body["errors"]
     assert (error["code"], error["message"], error["status"]) == ("inferenceError", "GPU on fire", "error")
     assert error["taskUUID"] == task["taskUUID"]
-    assert account(runware)["balance"] == pytest.approx(100.0 - DALLE2_PRICE), "failed images are not billed"
+    assert balance(runware) == pytest.approx(100.0 - DALLE2_PRICE[256]), "failed images are not billed"
 
 
-def test_failed_generation_while_polling(runware: EmulatorHandle) -> None:
+def test_failed_generation_while_polling_is_nested_as_the_sdk_reads_it(runware: EmulatorHandle) -> None:
+    runware.fault(kind="fail_generation", count=2, message="GPU on fire")
+    task = async_task(numberResults=2)
+    runware.post([task])
+    wait_until_done(runware, task["taskUUID"])
+    response = poll(runware, task["taskUUID"])
+
+    assert response.status_code == 200
+    body = response.json()
+    assert "errors" not in body
+    items = body["data"]
+    assert [(i["taskType"], i["taskUUID"], i["status"]) for i in items] == [
+        ("imageInference", task["taskUUID"], "error")
+    ] * 2
+    assert [(i["error"]["code"], i["error"]["message"]) for i in items] == [
+        ("inferenceError", "GPU on fire")
+    ] * 2
+    assert {"parameter", "documentation"} <= items[0]["error"].keys()
+    assert items[0] != items[1], "two failures stay distinguishable (resultIndex)"
+
+
+def test_failed_generation_while_polling_in_the_flat_shape(runware: EmulatorHandle) -> None:
+    runware.config(error_shape="flat")
     runware.fault(kind="fail_generation", count=2)
     task = async_task(numberResults=2)
     runware.post([task])
@@ -686,7 +761,9 @@ def test_failed_generation_while_polling(runware: EmulatorHandle) -> None:
 
     assert response.status_code == 400
     errors = response.json()["errors"]
-    assert [(e["code"], e["status"]) for e in errors] == [("inferenceError", "error")] * 2
+    assert [(e["code"], e["status"], e["taskUUID"]) for e in errors] == [
+        ("inferenceError", "error", task["taskUUID"])
+    ] * 2
     assert errors[0] != errors[1], "two failures stay distinguishable (resultIndex)"
 
 

@@ -115,7 +115,8 @@ def test_deactivated_model_names_the_replacement(hook: RunwareHook, runware: Emu
     runware.fault(kind="deactivate_model", model="openai:2@2", code="modelDisabled")
     with pytest.raises(RunwareModelDeactivatedError) as caught:
         hook.generate_images(request())
-    assert "openai:2@2 is no longer served: migrate to openai:gpt-image@2" in str(caught.value)
+    assert "Model openai:2@2 (DALL·E 2)" in str(caught.value)
+    assert "migrate to openai:gpt-image@2" in str(caught.value)
     assert caught.value.code == "modelDisabled"
 
 

@@ -7,8 +7,24 @@ from typing import Any
 from airflow_runs import run_dag
 from emulator_handle import EmulatorHandle
 
+from airflow_provider_runware.catalog import DEFAULT_MODEL
 from airflow_provider_runware.lineage import prompt_sha256
 from airflow_provider_runware.operators.runware import RunwareImageInferenceOperator
+
+
+def grid_labels(run_id: str) -> list[str]:
+    """What the Airflow grid shows for each mapped generate_images instance, in map-index order."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = (
+            session.query(TaskInstance.rendered_map_index)
+            .filter_by(dag_id="runware_marketing_assets", run_id=run_id, task_id="generate_images")
+            .order_by(TaskInstance.map_index)
+            .all()
+        )
+    return [row.rendered_map_index for row in rows]
 
 
 def test_campaign_images_land_in_s3_and_trigger_the_consumer_dag(
@@ -28,6 +44,13 @@ def test_campaign_images_land_in_s3_and_trigger_the_consumer_dag(
     images = [image for mapped in campaign.xcom("generate_images") for image in mapped]
     stored = {image["storage_uri"] for image in images}
     assert len(stored) == 6
+    assert {image["model"] for image in images} == {DEFAULT_MODEL}, "the example runs on a live model"
+    assert {image["cost"] for image in images} == {0.02}, "Imagen 4 Fast's page: $0.02 at every size"
+    assert grid_labels(campaign.run_id) == [
+        f"{product} {size}"
+        for product in ("ceramic coffee mug", "white canvas sneakers", "brass desk lamp")
+        for size in ("1024x1024", "1408x768")
+    ]
     listing = {obj["Key"]: obj["Size"] for obj in s3_client.list_objects_v2(Bucket=s3_bucket)["Contents"]}
     assert set(listing) == {uri.removeprefix(f"s3://{s3_bucket}/") for uri in stored} | {
         "campaigns/manifest.json"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -98,7 +98,7 @@ def test_a_try_killed_while_waiting_is_picked_up_by_the_next_without_paying_agai
 def test_a_cleared_run_without_stored_state_derives_the_same_uuids_and_pays_nothing(
     airflow: EmulatorHandle,
 ) -> None:
-    when = datetime(2026, 11, 20, 6, tzinfo=timezone.utc)
+    when = datetime(2026, 11, 20, 6, tzinfo=UTC)
     first = run_dag(SCENARIOS, "runware_basic_deferrable", logical_date=when)
     second = run_dag(SCENARIOS, "runware_basic_deferrable", logical_date=when)
     assert first.run_id == second.run_id
@@ -244,7 +244,7 @@ def test_an_image_that_could_not_be_stored_is_rechecked_never_regenerated(
 ) -> None:
     airflow.fault(kind="upload_skip", count=1)
     conf = {"output_location": f"s3://{s3_bucket}/x/", "storage_conn_id": aws_conn}
-    when = datetime(2026, 11, 21, 6, tzinfo=timezone.utc)
+    when = datetime(2026, 11, 21, 6, tzinfo=UTC)
     first = run_dag(SCENARIOS, "runware_to_s3_retry", conf=conf, logical_date=when)
     assert first.state == "failed"
     assert first.tasks["generate"][1] == 1, "a storage failure is fatal: no paid retry"

@@ -12,7 +12,7 @@ import json
 import re
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -240,7 +240,7 @@ def _resigned(permission: str, expiry: timedelta) -> Callable[[str, str], str]:
             "out/victim.jpg",
             account_key=AZURITE_KEY,
             permission=permission,
-            expiry=datetime.now(timezone.utc) + expiry,
+            expiry=datetime.now(UTC) + expiry,
         )
         base, _, rest = url.partition("?")
         block_part = rest[rest.index("&comp=block") :]

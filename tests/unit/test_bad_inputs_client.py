@@ -1,5 +1,6 @@
-"""The client rejects every row of the shared bad-input table before any HTTP call, and accepts the
-model page's own examples (plus parameters it does not know yet)."""
+"""The client rejects every row of the shared bad-input table before any HTTP call, accepts every row
+of its good-input twin (what Runware accepts), and accepts the model page's own examples (plus
+parameters it does not know yet)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bad_inputs import BadInput, bad_input_params, valid_task
+from bad_inputs import BadInput, GoodInput, bad_input_params, good_input_params, valid_task
 
 from airflow_provider_runware.exceptions import RunwareValidationError
 from airflow_provider_runware.schemas import ImageInferenceRequest
@@ -33,6 +34,13 @@ def test_bad_input_is_rejected_with_code_parameter_and_explanation(row: BadInput
     assert row.rule in message, "the message states the rule"
     for secret in row.hides:
         assert secret not in message
+
+
+@pytest.mark.parametrize("row", good_input_params())
+def test_good_input_is_accepted_and_normalised(row: GoodInput) -> None:
+    task = row.task()
+    wire = ImageInferenceRequest.from_wire(task).to_wire()
+    assert wire == {**task, **row.wire}, row.why
 
 
 def test_several_violations_are_reported_together() -> None:

@@ -80,3 +80,21 @@ def test_number_of_results_follows_the_model_page() -> None:
 
 def test_deferrable_defaults_to_airflow_config() -> None:
     assert make().deferrable is False
+
+
+def test_a_retired_model_warns_at_parse_time_naming_the_date_and_replacement() -> None:
+    from airflow_provider_runware.operators.runware import RunwareModelLifecycleWarning
+
+    with pytest.warns(RunwareModelLifecycleWarning, match=r"retired since 2026-05-12.*migrate to"):
+        make(model="openai:2@2")
+
+
+def test_a_live_or_templated_model_does_not_warn() -> None:
+    import warnings
+
+    from airflow_provider_runware.operators.runware import RunwareModelLifecycleWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RunwareModelLifecycleWarning)
+        make(model="google:2@3", width=1024, height=1024)
+        make(model="{{ params.model }}")

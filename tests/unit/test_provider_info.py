@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 import warnings
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -45,8 +48,39 @@ def test_providers_manager_lists_provider_and_hook_without_deprecation_warnings(
     assert behaviour["relabeling"]["password"] == "API Key"
 
 
-def test_connection_form_declares_typed_custom_fields() -> None:
+def test_connection_form_has_every_extra_the_hook_reads_and_the_readme_documents() -> None:
     from airflow.providers_manager import ProvidersManager
 
+    from airflow_provider_runware.hooks.runware import ConnectionExtras
+
     widgets = ProvidersManager().connection_form_widgets
-    assert {"extra__runware__timeout", "extra__runware__max_retries"} <= set(widgets)
+    hook_extras = set(ConnectionExtras.model_fields)
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    documented = set(re.findall(r"^\| Extra `(\w+)` \|", readme, flags=re.MULTILINE))
+    assert documented == hook_extras == {"timeout", "max_retries", "max_retry_seconds"}
+    assert {f"extra__runware__{name}" for name in hook_extras} <= set(widgets)
+
+
+def test_connection_form_fields_keep_the_models_defaults_and_bounds() -> None:
+    (connection,) = get_provider_info()["connection-types"]
+    fields = connection["conn-fields"]
+    assert fields["max_retry_seconds"]["schema"] == {
+        "type": ["number", "null"],
+        "default": 300.0,
+        "exclusiveMinimum": 0,
+    }
+    assert fields["max_retries"]["schema"]["maximum"] == 20
+    assert fields["timeout"]["label"] == "Request timeout (seconds)"
+
+
+def test_provider_info_stays_cheap() -> None:
+    """ProvidersManager calls it in every Airflow process: no HTTP client, no hook, no emulator."""
+    code = (
+        "import sys, json\n"
+        "from airflow_provider_runware import get_provider_info\n"
+        "get_provider_info()\n"
+        "heavy = ['httpx', 'airflow_provider_runware.hooks.runware', 'starlette', 'PIL']\n"
+        "print(json.dumps([m for m in heavy if m in sys.modules]))\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(completed.stdout.strip().splitlines()[-1]) == []

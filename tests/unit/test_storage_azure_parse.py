@@ -11,7 +11,7 @@ import base64
 import json
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -196,8 +196,8 @@ def test_key_connection_signs_a_write_only_https_put_block_url(key_conn: str) ->
     params = query(target.upload_url)
     assert (params["sp"], params["sr"], params["spr"], params["comp"]) == ("w", "b", "https", "block")
     assert base64.b64decode(params["blockid"]).decode() == block_id_for("out/c/img 0.jpg")
-    expiry = datetime.strptime(params["se"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-    assert abs(expiry - datetime.now(timezone.utc) - TEN_MINUTES) < timedelta(seconds=5)
+    expiry = datetime.strptime(params["se"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert abs(expiry - datetime.now(UTC) - TEN_MINUTES) < timedelta(seconds=5)
     assert "st" not in params, "no start time: a skewed clock must not make a fresh URL invalid"
     assert target.uri == f"wasbs://images@{ACCOUNT}.blob.core.windows.net/out/c/img 0.jpg"
     assert params["sig"] not in repr(target) + str(target)
@@ -370,7 +370,7 @@ def test_token_connection_signs_with_one_user_delegation_key(
 
     assert len(calls) == 1, "one delegation key serves every URL of the location"
     start, key_expiry = calls[0]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert start < now
     assert timedelta(days=6) < key_expiry - now <= timedelta(days=7)
     for target in (first, second):
