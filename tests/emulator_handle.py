@@ -66,6 +66,24 @@ class EmulatorHandle:
         result: list[dict[str, Any]] = self._control("GET", "faults")
         return result
 
+    def random_faults(self, rate: float, seed: int = 0, **options: Any) -> dict[str, Any]:
+        """Start the seeded random-fault mode with fresh RNG streams, e.g. ``random_faults(0.3, seed=7)``.
+
+        ``options``: ``upload_rate``, ``weights`` ({kind: weight}), ``slow_seconds``, ``queue_delay_seconds``.
+        """
+        result: dict[str, Any] = self._control(
+            "POST", "faults/random", json={"rate": rate, "seed": seed, **options}
+        )
+        return result
+
+    def stop_random_faults(self) -> None:
+        self._control("DELETE", "faults/random")
+
+    def fault_stats(self) -> dict[str, Any]:
+        """Random faults injected so far: ``injected`` by kind, ``posts`` and ``uploads`` that drew."""
+        result: dict[str, Any] = self._control("GET", "faults/stats")
+        return result
+
     def advance_clock(self, seconds: float) -> None:
         """Move the emulator's clock forward, e.g. past an image's ttl."""
         self._control("POST", "clock", json={"advance": seconds})

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 
+from airflow_provider_runware.emulator.chaos import RandomFaultConfig, RandomFaultConfigError
 from airflow_provider_runware.emulator.server import build_config, serve
 from airflow_provider_runware.emulator.state import Settings
 
@@ -26,13 +27,38 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--generation-seconds", type=float, default=0.3, help="time one task's images take (default 0.3)"
     )
     parser.add_argument("--access-log", action="store_true", help="log every HTTP request (off by default)")
-    return parser.parse_args(argv)
+    chaos = parser.add_argument_group(
+        "random faults",
+        "Seeded chaos: each API POST gets a random fault (HTTP 429/5xx, dropped connection, malformed "
+        "body, slow answer, queue delay, failed generation) with probability --fault-rate; each upload "
+        "PUT fails with probability --upload-fault-rate. Same seed and request order, same faults.",
+    )
+    chaos.add_argument("--fault-rate", type=float, default=0.0, help="0..1 (default 0: off)")
+    chaos.add_argument("--fault-seed", type=int, default=0, help="RNG seed (default 0)")
+    chaos.add_argument(
+        "--upload-fault-rate", type=float, default=None, help="0..1 (default: a tenth of --fault-rate)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        args.random_faults = _random_faults(args)
+    except RandomFaultConfigError as error:
+        parser.error(str(error))
+    return args
+
+
+def _random_faults(args: argparse.Namespace) -> RandomFaultConfig | None:
+    if not args.fault_rate and not args.upload_fault_rate:
+        return None
+    return RandomFaultConfig.of(args.fault_rate, args.fault_seed, args.upload_fault_rate)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     settings = Settings(
-        api_key=args.api_key, latency=args.latency, generation_seconds=args.generation_seconds
+        api_key=args.api_key,
+        latency=args.latency,
+        generation_seconds=args.generation_seconds,
+        random_faults=args.random_faults,
     )
     config = build_config(settings, args.host, args.port, access_log=args.access_log)
     exit_code = 0

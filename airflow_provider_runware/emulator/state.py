@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from airflow_provider_runware.emulator.chaos import RandomFaultConfig, RandomFaults, TaskEffects
 from airflow_provider_runware.emulator.delivery import new_client
 from airflow_provider_runware.emulator.faults import FaultBook
 
@@ -34,6 +35,7 @@ class Settings:
     starting_balance: float = STARTING_BALANCE_USD
     delivery_timeout: float = 30.0
     sync_timeout_seconds: float = 1.0
+    random_faults: RandomFaultConfig | None = None
 
 
 @dataclass
@@ -60,6 +62,7 @@ class TaskRecord:
     errors: list[dict[str, Any]] = field(default_factory=list)
     error_statuses: list[int] = field(default_factory=list)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
+    effects: TaskEffects | None = None
 
     @property
     def delivery_method(self) -> str:
@@ -76,12 +79,18 @@ class TaskRecord:
         return "error" if self.errors and not self.results else "success"
 
 
+def _random_faults(settings: Settings) -> RandomFaults | None:
+    """The start-up random-fault mode, with fresh RNG streams (so a reset replays the same faults)."""
+    return RandomFaults(settings.random_faults) if settings.random_faults is not None else None
+
+
 class EmulatorState:
     """The emulator's memory; one instance per app."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.faults = FaultBook()
+        self.chaos = _random_faults(settings)
         self.tasks: dict[str, TaskRecord] = {}
         self.images: dict[str, ImageRecord] = {}
         self.log: list[dict[str, Any]] = []
@@ -118,6 +127,7 @@ class EmulatorState:
             job.cancel()
         self.jobs.clear()
         self.faults.clear()
+        self.chaos = _random_faults(self.settings)
         self.tasks.clear()
         self.images.clear()
         self.log.clear()
