@@ -110,11 +110,15 @@ def serving(
     ready: Callable[[httpx.Response], bool] = is_success,
     cwd: Path | None = None,
     interval: float = 0.1,
+    on_start: Callable[[Spawned], None] | None = None,
 ) -> Iterator[str]:
     """Run ``command(port)`` for a free loopback port and yield its root URL once ``GET health`` is
-    ``ready``; the server is stopped when the ``with`` block ends."""
+    ``ready``; the server is stopped when the ``with`` block ends. ``on_start`` learns the process
+    (the chaos campaign checks that nothing it started outlives it)."""
     port = free_port()
     server = start(name, command(port), log_path, cwd=cwd)
+    if on_start is not None:
+        on_start(server)
     try:
         root_url = f"http://127.0.0.1:{port}"
         wait_until(f"{root_url}{health}", server, ready=ready, interval=interval)

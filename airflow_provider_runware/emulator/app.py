@@ -255,8 +255,16 @@ async def health(request: Request) -> Response:
 
 
 async def requests_log(request: Request) -> Response:
+    """The request log, optionally only one ``kind`` (api, generation, upload, webhook) and, for api
+    entries, one ``task_type``."""
     kind = request.query_params.get("kind")
-    entries = [entry for entry in _state(request).log if kind is None or entry["kind"] == kind]
+    task_type = request.query_params.get("task_type")
+    entries = [
+        entry
+        for entry in _state(request).log
+        if (kind is None or entry["kind"] == kind)
+        and (task_type is None or entry.get("taskType") == task_type)
+    ]
     return json_response(200, entries)
 
 

@@ -28,6 +28,7 @@ INFERENCE_KINDS = ("queue_delay", "fail_generation")
 POST_KINDS = (*TRANSPORT_KINDS, "slow", *INFERENCE_KINDS)
 UPLOAD_KIND = "upload_fail"
 
+# Image-only kinds weigh more: far fewer POSTs submit images than poll for them.
 DEFAULT_WEIGHTS: Mapping[str, float] = {
     "http_429": 2,
     "http_500": 1,
@@ -37,8 +38,8 @@ DEFAULT_WEIGHTS: Mapping[str, float] = {
     "drop": 2,
     "malformed": 1,
     "slow": 2,
-    "queue_delay": 2,
-    "fail_generation": 1,
+    "queue_delay": 3,
+    "fail_generation": 3,
 }
 # Upload faults end a task for good (the image is paid for and cannot be regenerated for free), so by
 # default they are a tenth as frequent as API faults.
