@@ -41,6 +41,7 @@ class AirflowServices:
     port: int
     processes: dict[str, Spawned] = field(default_factory=dict)
     restarts: dict[str, int] = field(default_factory=dict)
+    killed_on_stop: list[str] = field(default_factory=list)
     _engine: Any = None
 
     def airflow(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -197,4 +198,4 @@ def airflow_services(
         yield services
     finally:
         services.close()
-        stop(*services.processes.values(), timeout=20)
+        services.killed_on_stop = stop(*services.processes.values(), timeout=20)

@@ -68,6 +68,7 @@ class CampaignResult:
     process_events: list[dict[str, Any]]
     harness_problems: list[str]
     phases: dict[str, float] = field(default_factory=dict)
+    killed_on_stop: list[str] = field(default_factory=list)
 
     @property
     def wall_seconds(self) -> float:
@@ -127,6 +128,7 @@ class CampaignResult:
             "faults": self.faults,
             "process_events": self.process_events,
             "harness_problems": self.harness_problems,
+            "killed_on_stop": self.killed_on_stop,
             "phases_seconds": self.phases,
         }
 
@@ -322,6 +324,7 @@ def run_campaign(
         process_events=faults.events,
         harness_problems=_harness_problems(settings, run_state, faults, evidence),
         phases=phases.seconds,
+        killed_on_stop=services.killed_on_stop,
     )
     if results_dir is not None:
         write_results(result, results_dir)

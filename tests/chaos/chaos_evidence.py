@@ -220,15 +220,35 @@ def _error_events(path: Path) -> Iterator[str]:
 
 
 def _failure_reasons(home: Path, evidence: Evidence) -> dict[str, str]:
-    """The last error of the final attempt of each failed task instance, as its log says it."""
+    """Why each failed task instance failed: the last error of its final attempt's log or, when the
+    task itself logged none, what the scheduler said when it failed the task instance."""
     reasons = {}
     dag_ids = {p.name.removeprefix("dag_id=") for p in (home / "logs").glob("dag_id=*")}
+    scheduler_errors = [
+        line
+        for path in sorted(home.glob("scheduler*.console.log"))
+        for line in path.read_text(errors="replace").splitlines()
+        if "[error" in line
+    ]
     for row in evidence.task_instances.values():
         if row.state != "failed":
             continue
         for dag_id in dag_ids:
             path = _task_log(home, evidence, row, dag_id)
-            if path is not None:
-                errors = list(_error_events(path))
-                reasons[row.label] = errors[-1][:600] if errors else f"(no error line in {path.name})"
+            errors = list(_error_events(path)) if path is not None else []
+            if errors:
+                reasons[row.label] = errors[-1][:600]
+            elif path is not None:
+                reasons[row.label] = _scheduler_reason(scheduler_errors, dag_id, evidence.run_id, row)
     return reasons
+
+
+def _scheduler_reason(lines: list[str], dag_id: str, run_id: str, row: TaskInstanceRow) -> str:
+    """The scheduler's last error naming this task instance (e.g. an executor/state mismatch)."""
+    name = f"<TaskInstance: {dag_id}.{row.task_id} {run_id}"
+    mapped = f"map_index={row.map_index} " if row.map_index >= 0 else ""
+    for line in reversed(lines):
+        if name in line and (not mapped or mapped in line):
+            message = line.split("[error", 1)[1].split("]", 1)[-1].strip()
+            return f"scheduler: {message[:500]}"
+    return "(no error in the task's log nor the scheduler's)"

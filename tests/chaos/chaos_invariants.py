@@ -313,6 +313,8 @@ def check(plan: Plan, evidence: Evidence, leftovers: Iterable[SeenProcess]) -> R
 
 def failure_cause(reason: str) -> str:
     """The exception class a failed task's log names (``Task failed with exception X: ...``)."""
+    if reason.startswith("scheduler:") and "finished with state success, but" in reason:
+        return "executor_state_mismatch"  # apache/airflow#72716, the deferral race
     match = FAILURE_CAUSE.search(reason)
     return match.group(1) if match else "unknown"
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from chaos_evidence import Evidence, TaskInstanceRow
-from chaos_invariants import Report, check
+from chaos_invariants import Report, check, failure_cause
 from chaos_plan import Plan
 from chaos_processes import SeenProcess
 
@@ -195,3 +195,19 @@ def test_processes_left_running_and_unfinished_tasks_are_violations(run: Run) ->
     run.evidence.run_state = "running"
     report = run.report([SeenProcess(4242, 1.0, "airflow triggerer")])
     assert invariants(report) == ["leftover_process", "unfinished", "unfinished"]
+
+
+@pytest.mark.parametrize(
+    ("reason", "cause"),
+    [
+        ("Task failed with exception RunwareUploadError: 1 of 3 Runware images failed", "RunwareUploadError"),
+        (
+            "scheduler: Executor LocalExecutor(parallelism=5) reported that the task instance <TaskInstance: "
+            "d.t r [queued]> finished with state success, but the task instance's state attribute is queued.",
+            "executor_state_mismatch",
+        ),
+        ("(no error in the task's log nor the scheduler's)", "unknown"),
+    ],
+)
+def test_failure_causes_name_the_exception_or_the_deferral_race(reason: str, cause: str) -> None:
+    assert failure_cause(reason) == cause
