@@ -214,8 +214,9 @@ def _error_events(path: Path) -> Iterator[str]:
         if isinstance(record, dict) and record.get("level") in ("error", "critical"):
             detail = record.get("error_detail")
             message = ""
-            if isinstance(detail, list) and detail and isinstance(detail[-1], dict):
-                message = f"{detail[-1].get('exc_type')}: {detail[-1].get('exc_value')}"
+            # The raised exception comes first, then its causes.
+            if isinstance(detail, list) and detail and isinstance(detail[0], dict):
+                message = f"{detail[0].get('exc_type')}: {detail[0].get('exc_value')}"
             yield f"{record.get('event')} {message}".strip()
 
 

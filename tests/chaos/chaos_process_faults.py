@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from airflow_services import AirflowServices
@@ -37,7 +37,8 @@ RESTART_ANYWAY_AFTER = 90.0
 # Longer than the hook's retries last (6 attempts, exponential backoff of at most ~15 s in all).
 OUTAGE_SECONDS = 15.0
 OUTAGE_GAP_SECONDS = 8.0
-WAITING_BEFORE_OUTAGE = 2
+# Outages start while triggers poll (and workers wait): that is where a lost answer can lose an image.
+DEFERRED_BEFORE_OUTAGE = 2
 OUTAGES: tuple[dict[str, Any], ...] = (
     {"kind": "drop_connection", "count": 1_000_000},
     {"kind": "http_status", "status": 503, "count": 1_000_000},  # the body names the POST's first task
@@ -53,8 +54,22 @@ def upload_key(task: dict[str, Any]) -> str | None:
     return key
 
 
-def _label(task_id: str, map_index: int) -> str:
-    return task_id if map_index < 0 else f"{task_id}[{map_index}]"
+class LiveInstance(NamedTuple):
+    """A task instance of the run as the metadata DB shows it right now."""
+
+    task_id: str
+    map_index: int
+    pid: int | None
+    try_number: int
+    state: str
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.task_id, self.map_index
+
+    @property
+    def label(self) -> str:
+        return self.task_id if self.map_index < 0 else f"{self.task_id}[{self.map_index}]"
 
 
 @dataclass
@@ -118,14 +133,18 @@ class ProcessFaults:
             self.tracker.snapshot()
             self._stop.wait(min(WATCH_INTERVAL, max(deadline - time.monotonic(), 0)))
 
-    def _instances(self, *states: str) -> list[tuple[str, int, int | None, int]]:
+    def _instances(self, *states: str) -> list[LiveInstance]:
         rows = self.services.query(
             "SELECT task_id, map_index, pid, try_number, state FROM task_instance "
             "WHERE dag_id = :dag_id AND run_id = :run_id",
             dag_id=self.plan.dag_id,
             run_id=self.run_id,
         )
-        return [(t, int(m), p, int(n or 0)) for t, m, p, n, state in rows if state in states]
+        return [
+            LiveInstance(task_id, int(map_index), pid, int(tries or 0), state)
+            for task_id, map_index, pid, tries, state in rows
+            if state in states
+        ]
 
     # ----- worker kill ----------------------------------------------------------------------------
 
@@ -141,9 +160,9 @@ class ProcessFaults:
     def _kill_a_waiting_worker(self) -> bool:
         blocking: dict[tuple[str, int], Instance] = {i.key: i for i in self.plan.with_mode("blocking")}
         running = [
-            (blocking[(task_id, map_index)], pid, tries)
-            for task_id, map_index, pid, tries in self._instances("running")
-            if (task_id, map_index) in blocking and pid
+            (blocking[live.key], live.pid, live.try_number)
+            for live in self._instances("running")
+            if live.key in blocking and live.pid
         ]
         if not running:
             return False
@@ -172,7 +191,7 @@ class ProcessFaults:
     # ----- triggerer restart ----------------------------------------------------------------------
 
     def _restart_triggerer(self) -> bool:
-        deferred = [_label(t, m) for t, m, _, _ in self._instances("deferred")]
+        deferred = [live.label for live in self._instances("deferred")]
         enough = len(deferred) >= DEFERRED_BEFORE_RESTART
         if not deferred or not (enough or self._elapsed() > RESTART_ANYWAY_AFTER):
             return False
@@ -197,8 +216,8 @@ class ProcessFaults:
     def _outage_if_waiting(self) -> None:
         if self._last_outage_end and time.monotonic() - self._last_outage_end < OUTAGE_GAP_SECONDS:
             return
-        waiting = [_label(t, m) for t, m, _, _ in self._instances("deferred", "running")]
-        if len(waiting) < WAITING_BEFORE_OUTAGE:
+        waiting = self._instances("deferred", "running")
+        if sum(live.state == "deferred" for live in waiting) < DEFERRED_BEFORE_OUTAGE:
             return
         spec = OUTAGES[self.count("api_outage") % len(OUTAGES)]
         started_at = self._elapsed()
@@ -216,7 +235,7 @@ class ProcessFaults:
                 "fault": name,
                 "refused_posts": spec["count"] - remaining,
                 "seconds": OUTAGE_SECONDS,
-                "waiting": sorted(waiting),
+                "waiting": sorted(f"{live.label} ({live.state})" for live in waiting),
                 "started_at": started_at,
                 "at": self._elapsed(),
             }
