@@ -53,8 +53,9 @@ class AirflowServices:
             timeout=timeout,
         )
 
-    def query(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-        """Rows of ``sql`` (``:name`` parameters) against the metadata DB, sqlite or PostgreSQL."""
+    def query(self, sql: str, *args: Any, **params: Any) -> list[tuple[Any, ...]]:
+        """Rows of ``sql`` against the metadata DB: ``:name`` parameters work on sqlite and PostgreSQL;
+        positional ones use the driver's own style (``?`` on sqlite)."""
         from sqlalchemy import create_engine, text
         from sqlalchemy.pool import NullPool
 
@@ -62,7 +63,8 @@ class AirflowServices:
             # No pool: nothing of the test's stays connected to the DB while it is being stopped.
             self._engine = create_engine(self.database_url, poolclass=NullPool)
         with self._engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(text(sql), params)]
+            rows = connection.exec_driver_sql(sql, args) if args else connection.execute(text(sql), params)
+            return [tuple(row) for row in rows]
 
     def trigger(
         self, dag_id: str, conf: Mapping[str, Any], run_id: str | None = None, timeout: float = 120.0

@@ -1,5 +1,6 @@
 """Starlette routes: the Runware API at ``POST /v1``, generated files at ``/images``, and the control API
-at ``/_emulator`` that tests use to read the request log, reset state and script faults.
+at ``/_emulator`` that tests use to read the request log, reset state, script faults and run the seeded
+random-fault mode (``/_emulator/faults/random``, counted at ``/_emulator/faults/stats``).
 """
 
 from __future__ import annotations
