@@ -214,7 +214,7 @@ class Checker:
         if not isinstance(item, Mapping):
             return None
         if instance.mode == "sensor":
-            return self.key_of_uuid.get(str(item.get("taskUUID")))
+            return self.key_of_uuid.get(str(_either(item, "task_uuid", "taskUUID")))
         uri = item.get("storage_uri")
         head = f"s3://{self.plan.bucket}/"
         if not isinstance(uri, str) or not uri.startswith(head):
@@ -233,7 +233,7 @@ class Checker:
         if not data:
             self.flag("listed_object_empty", instance.label, f"lists {key}, which is empty")
             return False
-        image_uuid = item.get("imageUUID") if instance.mode == "sensor" else item.get("image_uuid")
+        image_uuid = _either(item, "image_uuid", "imageUUID")
         rendered = self.evidence.emulator_images.get(str(image_uuid))
         if rendered is not None and rendered != data:
             self.flag(
@@ -317,6 +317,11 @@ def failure_cause(reason: str) -> str:
         return "executor_state_mismatch"  # apache/airflow#72716, the deferral race
     match = FAILURE_CAUSE.search(reason)
     return match.group(1) if match else "unknown"
+
+
+def _either(item: Mapping[str, Any], record_key: str, wire_key: str) -> Any:
+    """A sensor's result items are XCom records (snake_case) or, from older code, Runware's wire items."""
+    return item.get(record_key, item.get(wire_key))
 
 
 def _short(item: Any) -> str:

@@ -94,7 +94,7 @@ class Run:
         self.task("gen", "success", gen_items)
         image_uuid = self.image(self.submit_keys[0], "s0")
         self.task("submit", "success", ["s0"], map_index=0)
-        self.task("sense", "success", [{"taskUUID": "s0", "imageUUID": image_uuid}], map_index=0)
+        self.task("sense", "success", [{"task_uuid": "s0", "image_uuid": image_uuid}], map_index=0)
         return self
 
     def report(self, leftovers: list[SeenProcess] | None = None) -> Report:
@@ -169,6 +169,13 @@ def test_listed_objects_must_exist_and_be_the_listed_image(run: Run) -> None:
     del run.evidence.objects[run.gen_keys[0]]
     run.evidence.objects[run.gen_keys[1]] = b"someone else's bytes"
     assert invariants(run.report()) == ["listed_object_differs", "listed_object_missing"]
+
+
+def test_a_sensor_result_may_use_runware_wire_names(run: Run) -> None:
+    run.clean()
+    [item] = run.evidence.xcoms[("sense", 0)]
+    run.evidence.xcoms[("sense", 0)] = [{"taskUUID": item["task_uuid"], "imageUUID": item["image_uuid"]}]
+    assert run.report().violations == []
 
 
 def test_a_sensor_must_cover_every_image_of_its_submit_task(run: Run) -> None:
