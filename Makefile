@@ -54,7 +54,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# The chaos campaign (tests/chaos) is part of pytest: about 2-3 minutes of real Airflow services.
+# The chaos campaign (tests/chaos) is part of pytest: about 3 minutes of real Airflow services.
 pytest: install $(AZURITE_STAMP) postgres-server
 	CHAOS_SEED=$(CHAOS_SEED) CHAOS_RATE=$(CHAOS_RATE) $(BIN)/pytest -p no:cacheprovider -rsx $(PYTEST_ARGS)
 

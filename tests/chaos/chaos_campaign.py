@@ -55,7 +55,7 @@ class CampaignSettings:
     run_timeout: float = 330.0
     # Seconds one image takes at the emulator (plus random queue delays): long enough that blocking
     # tasks are caught waiting and deferrable ones really defer.
-    generation_seconds: float = 4.0
+    generation_seconds: float = 12.0
     parallelism: int = 5
 
 

@@ -21,12 +21,6 @@ class InvariantsViolated(AssertionError):
 
 
 @pytest.mark.timeout(900)
-@pytest.mark.xfail(
-    raises=InvariantsViolated,
-    strict=False,
-    reason="issue 8: the current operator pays twice when a 5xx body names a taskUUID (duplicates), "
-    "and fails tasks whose images were all stored (spurious failures); remove this mark with the fixes",
-)
 def test_chaos_campaign_keeps_every_promise(tmp_path: Path) -> None:
     if server_bin() is None:
         pytest.skip("no PostgreSQL server installed: `make postgres-server` installs Debian's postgresql-15")
