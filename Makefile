@@ -8,8 +8,12 @@ SDK_STAMP := $(SDK_VENV)/.installed-stamp
 AZURITE_DIR := .azurite
 AZURITE_STAMP := $(AZURITE_DIR)/.installed-stamp
 PYTEST_ARGS ?=
+# The chaos campaign's seeded emulator faults: `make chaos CHAOS_SEED=11 CHAOS_RATE=0.5`.
+CHAOS_SEED ?= 7
+CHAOS_RATE ?= 0.3
+CHAOS_ARGS ?=
 
-.PHONY: install demo test lint typecheck floors pytest clean
+.PHONY: install demo test lint typecheck floors pytest chaos postgres-server clean
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +38,10 @@ $(AZURITE_STAMP):
 	npm install --prefix $(AZURITE_DIR) --no-audit --no-fund azurite@3.35.0
 	touch $@
 
+# PostgreSQL 15 server (Debian package) for the chaos campaign's Airflow metadata DB; idempotent.
+postgres-server:
+	scripts/install-postgres.sh
+
 install: $(STAMP) $(SDK_STAMP)
 
 demo: $(STAMP)
@@ -51,8 +59,14 @@ typecheck: $(STAMP)
 floors: $(STAMP)
 	$(BIN)/python scripts/check_floors.py
 
-pytest: install $(AZURITE_STAMP)
-	$(BIN)/pytest -p no:cacheprovider -rs $(PYTEST_ARGS)
+# The chaos campaign (tests/chaos) is part of pytest: about 3 minutes of real Airflow services.
+pytest: install $(AZURITE_STAMP) postgres-server
+	CHAOS_SEED=$(CHAOS_SEED) CHAOS_RATE=$(CHAOS_RATE) $(BIN)/pytest -p no:cacheprovider -rsx $(PYTEST_ARGS)
+
+# One chaos campaign on its own: PostgreSQL + api-server, scheduler, triggerer, dag-processor, a faulty
+# emulator, moto; prints the summary line and every violation, writes tests/chaos/results/last-run.*.
+chaos: $(STAMP) postgres-server
+	$(BIN)/python tests/chaos/run_chaos.py --seed $(CHAOS_SEED) --fault-rate $(CHAOS_RATE) $(CHAOS_ARGS)
 
 test: lint typecheck floors pytest
 

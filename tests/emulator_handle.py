@@ -10,13 +10,13 @@ import contextlib
 import json
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-from servers import serving
+from servers import Spawned, serving
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EMULATOR_API_KEY = "test-runware-key"
@@ -65,6 +65,10 @@ class EmulatorHandle:
         result: dict[str, Any] = self._control("POST", "faults", json=spec)
         return result
 
+    def clear_faults(self) -> None:
+        """End every scripted fault (the random-fault mode stays as it is)."""
+        self._control("DELETE", "faults")
+
     def faults(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self._control("GET", "faults")
         return result
@@ -78,14 +82,32 @@ class EmulatorHandle:
             result = self._control("POST", "config", json=modes)
         return result
 
+    def random_faults(self, rate: float, seed: int = 0, **options: Any) -> dict[str, Any]:
+        """Start the seeded random-fault mode with fresh RNG streams, e.g. ``random_faults(0.3, seed=7)``.
+
+        ``options``: ``upload_rate``, ``weights`` ({kind: weight}), ``slow_seconds``, ``queue_delay_seconds``.
+        """
+        result: dict[str, Any] = self._control(
+            "POST", "faults/random", json={"rate": rate, "seed": seed, **options}
+        )
+        return result
+
+    def stop_random_faults(self) -> None:
+        self._control("DELETE", "faults/random")
+
+    def fault_stats(self) -> dict[str, Any]:
+        """Random faults injected so far: ``injected`` by kind, ``posts`` and ``uploads`` that drew."""
+        result: dict[str, Any] = self._control("GET", "faults/stats")
+        return result
+
     def advance_clock(self, seconds: float) -> None:
         """Move the emulator's clock forward, e.g. past an image's ttl."""
         self._control("POST", "clock", json={"advance": seconds})
 
-    def requests(self, kind: str | None = None) -> list[dict[str, Any]]:
+    def requests(self, kind: str | None = None, task_type: str | None = None) -> list[dict[str, Any]]:
         """The request log: ``api`` entries (one per task of every POST /v1) plus ``generation``,
-        ``upload`` and ``webhook`` entries; filter with ``kind``."""
-        params = {"kind": kind} if kind else None
+        ``upload`` and ``webhook`` entries; filter with ``kind`` (and ``task_type`` for api entries)."""
+        params = {key: value for key, value in (("kind", kind), ("task_type", task_type)) if value}
         result: list[dict[str, Any]] = self._control("GET", "requests", params=params)
         return result
 
@@ -104,7 +126,9 @@ class EmulatorHandle:
 
 
 @contextlib.contextmanager
-def running_emulator(api_key: str = EMULATOR_API_KEY, *extra_args: str) -> Iterator[EmulatorHandle]:
+def running_emulator(
+    api_key: str = EMULATOR_API_KEY, *extra_args: str, on_start: Callable[[Spawned], None] | None = None
+) -> Iterator[EmulatorHandle]:
     """Start ``python -m airflow_provider_runware.emulator`` on a free loopback port; stop it after.
 
     ``extra_args`` go to the command line (e.g. ``"--today", BEFORE_DALLE2_RETIREMENT``)."""
@@ -118,6 +142,7 @@ def running_emulator(api_key: str = EMULATOR_API_KEY, *extra_args: str) -> Itera
             health="/_emulator/health",
             cwd=REPO_ROOT,
             interval=0.05,
+            on_start=on_start,
         ) as root_url,
     ):
         yield EmulatorHandle(root_url=root_url, api_key=api_key)

@@ -7,6 +7,8 @@ listens on 127.0.0.1 only and is stopped (terminate, then kill) when the test or
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -61,16 +63,21 @@ def start(
     return Spawned(name=name, process=process, log_path=log_path)
 
 
-def stop(*servers: Spawned, timeout: float = STOP_TIMEOUT) -> None:
-    """Terminate them all at once, then kill whichever has not exited within ``timeout``."""
+def stop(*servers: Spawned, timeout: float = STOP_TIMEOUT) -> list[str]:
+    """Terminate them all at once; whichever has not exited within ``timeout`` is killed with its whole
+    process group (each runs in its own session, so its workers go too). Returns the names of those."""
     for server in servers:
         server.process.terminate()
+    killed = []
     for server in servers:
         try:
             server.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            server.process.kill()
+            killed.append(server.name)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.process.pid, signal.SIGKILL)
             server.process.wait(timeout=timeout)
+    return killed
 
 
 def is_success(response: httpx.Response) -> bool:
@@ -110,11 +117,15 @@ def serving(
     ready: Callable[[httpx.Response], bool] = is_success,
     cwd: Path | None = None,
     interval: float = 0.1,
+    on_start: Callable[[Spawned], None] | None = None,
 ) -> Iterator[str]:
     """Run ``command(port)`` for a free loopback port and yield its root URL once ``GET health`` is
-    ``ready``; the server is stopped when the ``with`` block ends."""
+    ``ready``; the server is stopped when the ``with`` block ends. ``on_start`` learns the process
+    (the chaos campaign checks that nothing it started outlives it)."""
     port = free_port()
     server = start(name, command(port), log_path, cwd=cwd)
+    if on_start is not None:
+        on_start(server)
     try:
         root_url = f"http://127.0.0.1:{port}"
         wait_until(f"{root_url}{health}", server, ready=ready, interval=interval)

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 
+from airflow_provider_runware.emulator.chaos import RandomFaultConfig, RandomFaultConfigError
 from airflow_provider_runware.emulator.modes import BALANCE_SHAPES, ERROR_SHAPES, ModeError, parse_date
 from airflow_provider_runware.emulator.server import build_config, serve
 from airflow_provider_runware.emulator.state import Settings
@@ -53,7 +54,29 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default="object",
         help="accountManagement balance as an object (runware-sdk 1.8.0, default) or a number",
     )
-    return parser.parse_args(argv)
+    chaos = parser.add_argument_group(
+        "random faults",
+        "Seeded chaos: each API POST gets a random fault (HTTP 429/5xx, dropped connection, malformed "
+        "body, slow answer, queue delay, failed generation) with probability --fault-rate; each upload "
+        "PUT fails with probability --upload-fault-rate. Same seed and request order, same faults.",
+    )
+    chaos.add_argument("--fault-rate", type=float, default=0.0, help="0..1 (default 0: off)")
+    chaos.add_argument("--fault-seed", type=int, default=0, help="RNG seed (default 0)")
+    chaos.add_argument(
+        "--upload-fault-rate", type=float, default=None, help="0..1 (default: a tenth of --fault-rate)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        args.random_faults = _random_faults(args)
+    except RandomFaultConfigError as error:
+        parser.error(str(error))
+    return args
+
+
+def _random_faults(args: argparse.Namespace) -> RandomFaultConfig | None:
+    if not args.fault_rate and not args.upload_fault_rate:
+        return None
+    return RandomFaultConfig.of(args.fault_rate, args.fault_seed, args.upload_fault_rate)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -65,6 +88,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         today=args.today,
         error_shape=args.error_shape,
         balance_shape=args.balance_shape,
+        random_faults=args.random_faults,
     )
     config = build_config(settings, args.host, args.port, access_log=args.access_log)
     exit_code = 0

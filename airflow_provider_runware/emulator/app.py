@@ -1,5 +1,6 @@
 """Starlette routes: the Runware API at ``POST /v1``, generated files at ``/images``, and the control API
-at ``/_emulator`` that tests use to read the request log, reset state and script faults.
+at ``/_emulator`` that tests use to read the request log, reset state, script faults and run the seeded
+random-fault mode (``/_emulator/faults/random``, counted at ``/_emulator/faults/stats``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from airflow_provider_runware.emulator.auth import AUTH_TASK, authenticate
+from airflow_provider_runware.emulator.chaos import (
+    Draw,
+    Injection,
+    RandomFaultConfig,
+    RandomFaultConfigError,
+    RandomFaults,
+)
 from airflow_provider_runware.emulator.connection import drop_connection
 from airflow_provider_runware.emulator.faults import IMMEDIATE_KINDS, FaultSpecError, validate_spec
 from airflow_provider_runware.emulator.modes import ModeError
@@ -81,7 +89,9 @@ def _fault_response(spec: Mapping[str, Any], tasks: list[Any]) -> Response:
     if spec["kind"] == "malformed":
         return Response(str(spec.get("body", MALFORMED_BODY)), status_code=200, media_type="application/json")
     status = int(spec["status"])
-    first = tasks[0] if tasks else None
+    # Some 5xx bodies name the request's first task, some name none: clients must not read either as
+    # a verdict on that task.
+    first = tasks[0] if tasks and spec.get("name_task", True) else None
     outcome = failure(
         status,
         spec.get("code") or DEFAULT_FAULT_CODES.get(status, "serverError"),
@@ -107,6 +117,45 @@ async def _apply_fault(request: Request, tasks: list[Any], after: bool) -> tuple
             return await drop_connection(request), kind
         return _fault_response(spec, tasks), kind
     return None
+
+
+def _inference_uuids(tasks: list[Any]) -> list[str]:
+    return [
+        str(_field(task, "taskUUID"))
+        for task in tasks
+        if _field(task, "taskType") == "imageInference" and _field(task, "taskUUID")
+    ]
+
+
+async def _apply_random_fault(
+    request: Request, chaos: RandomFaults, draw: Draw, tasks: list[Any]
+) -> tuple[Response, str] | None:
+    """Apply this POST's random fault: refuse it (transport faults), slow it, or mark its tasks."""
+    injection = chaos.resolve(draw, len(_inference_uuids(tasks)))
+    if injection is None:
+        return None
+    if injection.kind in ("queue_delay", "fail_generation"):
+        chaos.mark(_inference_uuids(tasks), injection)
+        return None
+    chaos.count(injection)
+    if injection.kind == "slow":
+        await asyncio.sleep(injection.seconds)
+        return None
+    return await _refusal(request, injection, tasks), injection.kind
+
+
+async def _refusal(request: Request, injection: Injection, tasks: list[Any]) -> Response:
+    if injection.kind == "drop":
+        return await drop_connection(request)
+    if injection.kind == "malformed":
+        return _fault_response({"kind": "malformed"}, tasks)
+    spec = {
+        "kind": "http_status",
+        "status": injection.status,
+        "retry_after": injection.retry_after,
+        "name_task": injection.names_task,
+    }
+    return _fault_response(spec, tasks)
 
 
 async def _delay(state: EmulatorState) -> None:
@@ -138,6 +187,10 @@ def _finish_log(entries: list[dict[str, Any]], status: int | None, fault: str | 
             entry["fault"] = fault
 
 
+def _is_dropped(kind: str) -> bool:
+    return kind in ("drop_connection", "drop")
+
+
 async def _run_tasks(request: Request, tasks: list[Any]) -> Outcome:
     state = _state(request)
     auth = authenticate(state.settings, request.headers.get("authorization"), tasks)
@@ -156,6 +209,9 @@ async def _run_tasks(request: Request, tasks: list[Any]) -> Outcome:
 async def api(request: Request) -> Response:
     """``POST /v1``: one JSON array of tasks, each answered independently."""
     state = _state(request)
+    # Drawn before the first await, so random faults follow the order requests arrive in.
+    chaos = state.chaos
+    draw = chaos.draw() if chaos is not None else None
     await _delay(state)
     tasks = await _read_tasks(request)
     if tasks is None:
@@ -165,16 +221,25 @@ async def api(request: Request) -> Response:
         return json_response(400, envelope(Outcome(errors=[error])))
     entries = _log_tasks(state, tasks)
     faulted = await _apply_fault(request, tasks, after=False)
+    if faulted is None and chaos is not None and draw is not None:
+        faulted = await _apply_random_fault(request, chaos, draw, tasks)
     if faulted is None:
         outcome = await _run_tasks(request, tasks)
         faulted = await _apply_fault(request, tasks, after=True)
         if faulted is None:
             status = http_status_of(outcome)
             _finish_log(entries, status)
+            _release(chaos, tasks)
             return json_response(status, envelope(outcome))
+    _release(chaos, tasks)
     response, kind = faulted
-    _finish_log(entries, None if kind == "drop_connection" else response.status_code, kind)
+    _finish_log(entries, None if _is_dropped(kind) else response.status_code, kind)
     return response
+
+
+def _release(chaos: RandomFaults | None, tasks: list[Any]) -> None:
+    if chaos is not None:
+        chaos.release(_inference_uuids(tasks))
 
 
 async def image(request: Request) -> Response:
@@ -192,8 +257,16 @@ async def health(request: Request) -> Response:
 
 
 async def requests_log(request: Request) -> Response:
+    """The request log, optionally only one ``kind`` (api, generation, upload, webhook) and, for api
+    entries, one ``task_type``."""
     kind = request.query_params.get("kind")
-    entries = [entry for entry in _state(request).log if kind is None or entry["kind"] == kind]
+    task_type = request.query_params.get("task_type")
+    entries = [
+        entry
+        for entry in _state(request).log
+        if (kind is None or entry["kind"] == kind)
+        and (task_type is None or entry.get("taskType") == task_type)
+    ]
     return json_response(200, entries)
 
 
@@ -217,6 +290,27 @@ async def faults(request: Request) -> Response:
         _apply_immediately(state, spec["kind"])
         return json_response(200, {"applied": spec["kind"]})
     return json_response(200, state.faults.add(spec).to_json())
+
+
+async def random_faults(request: Request) -> Response:
+    """``POST`` a configuration (``{"rate": 0.3, "seed": 7}``) to start the random-fault mode with fresh
+    RNG streams; ``DELETE`` stops it; ``GET`` shows it. A reset returns to the start-up mode."""
+    state = _state(request)
+    if request.method == "DELETE":
+        state.chaos = None
+    elif request.method == "POST":
+        try:
+            config = RandomFaultConfig.from_json(json.loads(await request.body() or b"{}"))
+        except (RandomFaultConfigError, ValueError) as error:
+            return json_response(400, {"error": str(error)})
+        state.chaos = RandomFaults(config)
+    return await fault_stats(request)
+
+
+async def fault_stats(request: Request) -> Response:
+    """Random faults injected so far, by kind, plus how many POSTs and uploads drew."""
+    chaos = _state(request).chaos
+    return json_response(200, chaos.stats() if chaos is not None else {"enabled": False})
 
 
 def _apply_immediately(state: EmulatorState, kind: str) -> None:
@@ -269,6 +363,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/_emulator/requests", requests_log, methods=["GET"]),
         Route("/_emulator/reset", reset, methods=["POST"]),
         Route("/_emulator/faults", faults, methods=["GET", "POST", "DELETE"]),
+        Route("/_emulator/faults/random", random_faults, methods=["GET", "POST", "DELETE"]),
+        Route("/_emulator/faults/stats", fault_stats, methods=["GET"]),
         Route("/_emulator/clock", clock, methods=["POST"]),
         Route("/_emulator/config", config, methods=["GET", "POST"]),
     ]

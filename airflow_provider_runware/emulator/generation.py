@@ -129,6 +129,10 @@ def _fail(
     return error.body
 
 
+def _random_upload_refusal(state: EmulatorState) -> int | None:
+    return state.chaos.draw_upload() if state.chaos is not None else None
+
+
 async def _upload(state: EmulatorState, record: TaskRecord, image_uuid: str, data: bytes) -> DeliveryResult:
     url = record.request["uploadEndpoint"]
     entry: dict[str, Any] = {
@@ -138,8 +142,9 @@ async def _upload(state: EmulatorState, record: TaskRecord, image_uuid: str, dat
     }
     await asyncio.sleep(state.faults.seconds("upload_delay"))
     failing = state.faults.take("upload_fail")
-    if failing is not None:
-        result = DeliveryResult(int(failing.get("status", 403)), "emulated upload failure")
+    refused = int(failing.get("status", 403)) if failing is not None else _random_upload_refusal(state)
+    if refused is not None:
+        result = DeliveryResult(refused, "emulated upload failure")
         state.record("upload", **entry, status=result.status, bytes=0, fault="upload_fail")
         return result
     if state.faults.take("upload_skip") is not None:
@@ -200,15 +205,28 @@ def _model_matches(record: TaskRecord) -> Callable[[Mapping[str, Any]], bool]:
     return lambda spec: spec.get("model") in (None, record.request.get("model"))
 
 
-async def _produce(state: EmulatorState, record: TaskRecord, index: int) -> None:
+def _generation_fault(state: EmulatorState, record: TaskRecord, index: int) -> dict[str, Any] | None:
+    """A scripted ``fail_generation`` fault, or the random mode's verdict on this image."""
     failing = state.faults.take("fail_generation", _model_matches(record))
+    if failing is None and record.effects is not None and record.effects.fail_index == index:
+        failing = {"kind": "fail_generation", "random": True}
+    return failing
+
+
+async def _produce(state: EmulatorState, record: TaskRecord, index: int) -> None:
+    failing = _generation_fault(state, record, index)
     if failing is not None:
         message = failing.get("message") or "The provider failed to generate this image (emulated)"
         status = int(failing.get("status", GENERATION_ERROR_STATUS))
         code = failing.get("code") or "inferenceError"
         error = _fail(record, index, status, code, message, parameter=failing.get("parameter"))
         state.record(
-            "generation", taskUUID=record.task_uuid, imageUUID=None, status="error", code=error["code"]
+            "generation",
+            taskUUID=record.task_uuid,
+            imageUUID=None,
+            status="error",
+            code=error["code"],
+            fault="fail_generation",
         )
         await _notify(state, record, {"errors": [error]}, None)
         return
@@ -255,7 +273,8 @@ def _keep(
 async def run_generation(state: EmulatorState, record: TaskRecord) -> None:
     """Produce every image of ``record``; never leaves the task unfinished, whatever goes wrong."""
     try:
-        await asyncio.sleep(state.faults.seconds("queue_delay"))
+        queued = record.effects.queue_delay if record.effects is not None else 0.0
+        await asyncio.sleep(state.faults.seconds("queue_delay") + queued)
         step = state.settings.generation_seconds / record.expected
         for index in range(record.expected):
             await asyncio.sleep(step)

@@ -108,6 +108,7 @@ def _register(state: EmulatorState, task: Mapping[str, Any], public_root: str) -
         expected=int(task.get("numberResults", 1)),
         public_root=public_root,
         created_at=state.now(),
+        effects=state.chaos.claim(task["taskUUID"]) if state.chaos is not None else None,
     )
     state.tasks[record.task_uuid] = record
     state.usage["tasks"] += 1

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from airflow_provider_runware.emulator.chaos import RandomFaultConfig, RandomFaults, TaskEffects
 from airflow_provider_runware.emulator.delivery import new_client
 from airflow_provider_runware.emulator.faults import FaultBook
 from airflow_provider_runware.emulator.modes import Modes
@@ -41,6 +42,8 @@ class Settings:
     balance_shape: str = "object"
     webhook_attempts: int = 3
     webhook_retry_seconds: float = 0.2
+
+    random_faults: RandomFaultConfig | None = None
 
     def initial_modes(self) -> Modes:
         return Modes(today=self.today, error_shape=self.error_shape, balance_shape=self.balance_shape)
@@ -70,6 +73,7 @@ class TaskRecord:
     errors: list[dict[str, Any]] = field(default_factory=list)
     error_statuses: list[int] = field(default_factory=list)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
+    effects: TaskEffects | None = None
 
     @property
     def delivery_method(self) -> str:
@@ -86,12 +90,18 @@ class TaskRecord:
         return "error" if self.errors and not self.results else "success"
 
 
+def _random_faults(settings: Settings) -> RandomFaults | None:
+    """The start-up random-fault mode, with fresh RNG streams (so a reset replays the same faults)."""
+    return RandomFaults(settings.random_faults) if settings.random_faults is not None else None
+
+
 class EmulatorState:
     """The emulator's memory; one instance per app."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.faults = FaultBook()
+        self.chaos = _random_faults(settings)
         self.tasks: dict[str, TaskRecord] = {}
         self.images: dict[str, ImageRecord] = {}
         self.log: list[dict[str, Any]] = []
@@ -129,6 +139,7 @@ class EmulatorState:
             job.cancel()
         self.jobs.clear()
         self.faults.clear()
+        self.chaos = _random_faults(self.settings)
         self.tasks.clear()
         self.images.clear()
         self.log.clear()
