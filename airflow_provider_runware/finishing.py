@@ -49,6 +49,10 @@ def describe(error: Mapping[str, Any] | None) -> str:
     return f"{code}: {message}" if code else str(message)
 
 
+def _which(entry: ImageEntry) -> str:
+    return f"image {entry.index}" if entry.row is None else f"row {entry.row} image {entry.index}"
+
+
 @dataclass
 class Finisher:
     log: logging.Logger | Any
@@ -56,13 +60,14 @@ class Finisher:
     verify_uploads: bool
     fail_on_partial: bool
     object_name_for: Callable[[ImageEntry], str]
-    arguments: InferenceArguments
+    requests: list[InferenceArguments]
 
     def record(self, entry: ImageEntry) -> dict[str, Any]:
         """The small per-image record users get in XCom: never the base64 payload or a signed URL."""
         item = entry.result or {}
-        args = self.arguments
+        args = self.requests[entry.row or 0]
         record: dict[str, Any] = {
+            **({} if entry.row is None else {"row": entry.row}),
             "index": entry.index,
             "task_uuid": entry.task_uuid,
             "image_uuid": item.get("imageUUID"),
@@ -127,7 +132,7 @@ class Finisher:
         cannot fix is fatal, so Airflow does not spend retries (and money) on, say, a refused prompt
         or a bucket that refuses uploads; an image still running is worth another try, which polls."""
         summary = "; ".join(
-            f"image {e.index} taskUUID={e.task_uuid}{self._object(e)}: {self._reason(e)}" for e in missing
+            f"{_which(e)} taskUUID={e.task_uuid}{self._object(e)}: {self._reason(e)}" for e in missing
         )
         if any(e.error_category is ErrorCategory.STORAGE for e in missing):
             summary = f"{summary}. {NOT_STORED_HINT}"

@@ -58,29 +58,38 @@ def request_fingerprint(wire_task: Mapping[str, Any]) -> str:
 
 
 def derive_task_uuid(
-    identity: TaskInstanceIdentity, image_index: int, fingerprint: str, generation: int
+    identity: TaskInstanceIdentity,
+    image_index: int,
+    fingerprint: str,
+    generation: int,
+    row: int | None = None,
 ) -> str:
-    """A v4-shaped UUID (Runware requires v4) that is a pure function of its inputs."""
-    seed = "|".join(
-        str(part)
-        for part in (
-            "runware",
-            identity.dag_id,
-            identity.run_id,
-            identity.task_id,
-            identity.map_index,
-            image_index,
-            fingerprint,
-            generation,
-        )
+    """A v4-shaped UUID (Runware requires v4) that is a pure function of its inputs.
+
+    ``row`` is the request's row in the operator's batch form; single requests leave it out, so
+    their UUIDs are the ones earlier versions derived.
+    """
+    parts: tuple[object, ...] = (
+        "runware",
+        identity.dag_id,
+        identity.run_id,
+        identity.task_id,
+        identity.map_index,
+        image_index,
+        fingerprint,
+        generation,
     )
+    seed = "|".join(str(part) for part in (*parts, *(() if row is None else (f"row={row}",))))
     digest = bytearray(hashlib.sha256(seed.encode()).digest()[:16])
     digest[6] = (digest[6] & 0x0F) | 0x40  # version 4
     digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
     return str(uuid.UUID(bytes=bytes(digest)))
 
 
-def object_name(identity: TaskInstanceIdentity, image_index: int, output_format: str) -> str:
+def object_name(
+    identity: TaskInstanceIdentity, image_index: int, output_format: str, row: int | None = None
+) -> str:
     """Storage name of one image, stable across retries of the same task instance."""
     extension = _EXTENSIONS.get(output_format.upper(), output_format.lower())
-    return f"{identity.object_prefix()}/image-{image_index}.{extension}"
+    image = f"image-{image_index}" if row is None else f"row-{row:05d}-image-{image_index}"
+    return f"{identity.object_prefix()}/{image}.{extension}"

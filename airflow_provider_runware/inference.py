@@ -8,7 +8,7 @@ Pure Python on purpose: it is imported when a DAG file is parsed.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from airflow_provider_runware.catalog import Violation, get_model_spec, validate_image_inference
@@ -29,6 +29,8 @@ CORE_PARAMETERS = {
     "safety": "safety",
     "ttl": "ttl",
 }
+# What one row of the operator's batch form (``requests=[...]``) may set.
+ROW_FIELDS = frozenset({*CORE_PARAMETERS, "extra_params"})
 MANAGED_PARAMETERS = ("taskType", "taskUUID", "deliveryMethod", "uploadEndpoint", "webhookURL")
 
 
@@ -90,6 +92,23 @@ class InferenceArguments:
     def expected_images(self) -> int:
         value = _coerce_rendered("numberResults", self.number_results)
         return value if isinstance(value, int) else 1
+
+    def with_row(self, row: Any, position: int) -> tuple[InferenceArguments | None, list[Violation]]:
+        """This request with one row of the batch form applied: the row's values win, its
+        ``extra_params`` are merged over the operator's. Returns the problems instead of raising, so
+        every bad row of a batch is named at once."""
+        where = f"requests[{position}]"
+        if not isinstance(row, Mapping):
+            rule = "a dict of operator arguments, e.g. {'positive_prompt': ..., 'width': ..., 'height': ...}"
+            return None, [Violation(where, row, rule, "invalidRequests")]
+        unknown = sorted(set(row) - ROW_FIELDS)
+        if unknown:
+            rule = f"one of {', '.join(sorted(ROW_FIELDS))}"
+            return None, [
+                Violation(f"{where}.{name}", row[name], rule, "invalidRequests") for name in unknown
+            ]
+        extra = {**(self.extra_params or {}), **(row.get("extra_params") or {})}
+        return replace(self, **{**row, "extra_params": extra}), []
 
     def estimated_cost(self, images: int) -> float | None:
         """The catalog's price for this size (its dearest documented one when the size is unknown)."""

@@ -17,7 +17,8 @@ retry, a manual clear or a restarted triggerer keeps the original deadline inste
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import hashlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -49,6 +50,8 @@ class ImageEntry:
     index: int
     task_uuid: str
     generation: int = 0
+    row: int | None = None
+    fingerprint: str | None = None
     state: ImageState = ImageState.PLANNED
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
@@ -89,6 +92,30 @@ class ImageEntry:
         return cls(**data, state=state)
 
 
+@dataclass(frozen=True)
+class RequestPlan:
+    """One request of a task instance (a row of the batch form, or the operator's only request)."""
+
+    row: int | None
+    fingerprint: str
+    images: int
+
+    def entry(
+        self, index: int, generation: int, uuid_for: Callable[[RequestPlan, int, int], str]
+    ) -> ImageEntry:
+        return ImageEntry(
+            index=index,
+            task_uuid=uuid_for(self, index, generation),
+            generation=generation,
+            row=self.row,
+            fingerprint=self.fingerprint,
+        )
+
+
+def _digest(requests: Sequence[RequestPlan]) -> str:
+    return hashlib.sha256("|".join(r.fingerprint for r in requests).encode()).hexdigest()[:32]
+
+
 @dataclass
 class ImageLedger:
     fingerprint: str
@@ -100,25 +127,26 @@ class ImageLedger:
     def plan(
         cls,
         previous: ImageLedger | None,
-        fingerprint: str,
-        count: int,
-        uuid_for: Callable[[int, int], str],
+        requests: Sequence[RequestPlan],
+        uuid_for: Callable[[RequestPlan, int, int], str],
     ) -> ImageLedger:
-        """Carry over what an earlier try of the same request did; bump only failed generations.
+        """Carry over what earlier tries of the same requests did; bump only failed generations.
 
-        A different fingerprint means the request changed (new prompt, size, ``regenerate`` value):
-        those are new images by definition, so nothing is carried over.
+        An image is carried over when its row and index match and its request's fingerprint is the
+        same: a changed request (new prompt, size, ``regenerate`` value) means new images by
+        definition, while the other rows of a batch keep theirs.
         """
-        carried = (
-            {e.index: e for e in previous.entries} if previous and previous.fingerprint == fingerprint else {}
-        )
+        carried = {(e.row, e.index): e for e in previous.entries} if previous else {}
         entries = []
-        for index in range(count):
-            entry = carried.get(index) or ImageEntry(index=index, task_uuid=uuid_for(index, 0))
-            if entry.regenerates_on_retry:
-                generation = entry.generation + 1
-                entry = ImageEntry(index=index, task_uuid=uuid_for(index, generation), generation=generation)
-            entries.append(entry)
+        for request in requests:
+            for index in range(request.images):
+                entry = carried.get((request.row, index))
+                if entry is None or entry.fingerprint != request.fingerprint:
+                    entry = request.entry(index, 0, uuid_for)
+                elif entry.regenerates_on_retry:
+                    entry = request.entry(index, entry.generation + 1, uuid_for)
+                entries.append(entry)
+        fingerprint = requests[0].fingerprint if len(requests) == 1 else _digest(requests)
         return cls(fingerprint=fingerprint, entries=entries)
 
     # ----- transitions ------------------------------------------------------------------------
@@ -221,10 +249,10 @@ class ImageLedger:
     def from_json(cls, value: Any) -> ImageLedger | None:
         if not isinstance(value, dict) or "fingerprint" not in value:
             return None
-        return cls(
-            fingerprint=value["fingerprint"],
-            entries=[ImageEntry.from_json(entry) for entry in value.get("entries", [])],
-        )
+        entries = [ImageEntry.from_json(entry) for entry in value.get("entries", [])]
+        for entry in entries:  # ledgers from before the batch form had one fingerprint for all
+            entry.fingerprint = entry.fingerprint or value["fingerprint"]
+        return cls(fingerprint=value["fingerprint"], entries=entries)
 
     def to_json(self) -> dict[str, Any]:
         return {"fingerprint": self.fingerprint, "entries": [entry.to_json() for entry in self.entries]}

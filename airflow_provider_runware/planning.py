@@ -72,7 +72,7 @@ class SubmissionPlanner:
 
     hook: RunwareHook
     log: logging.Logger | Any
-    arguments: InferenceArguments
+    requests: list[InferenceArguments]
     location: OutputLocation | None
     object_name_for: Callable[[ImageEntry], str]
     timeout: float
@@ -104,32 +104,36 @@ class SubmissionPlanner:
                 )
                 ledger.mark_lost(entry, expired.to_dict())
 
-    def guard_cost(self, images: int) -> None:
-        estimate = self.arguments.estimated_cost(images)
-        model = self.arguments.model
+    def guard_cost(self, entries: list[ImageEntry]) -> None:
+        estimates = [self._request(entry).estimated_cost(1) for entry in entries]
+        estimate = None if None in estimates else round(sum(e for e in estimates if e is not None), 6)
+        models = ", ".join(sorted({str(self._request(entry).model) for entry in entries}))
         if estimate is not None:
-            self.log.info("Estimated cost of %d new images with %s: $%.4f", images, model, estimate)
+            self.log.info("Estimated cost of %d new images with %s: $%.4f", len(entries), models, estimate)
         if self.max_cost_usd is None:
             return
         if estimate is None:
             raise RunwareCostLimitError(
                 f"max_cost_usd={self.max_cost_usd} is set but the catalog has no price for model "
-                f"{model!r}, so the limit cannot be enforced; nothing was submitted",
+                f"{models!r} at the requested size, so the limit cannot be enforced; nothing was submitted",
                 parameter="max_cost_usd",
             )
         if estimate > self.max_cost_usd:
             raise RunwareCostLimitError(
-                f"Estimated cost ${estimate:.4f} for {images} images exceeds "
+                f"Estimated cost ${estimate:.4f} for {len(entries)} images exceeds "
                 f"max_cost_usd=${self.max_cost_usd:.4f}; nothing was submitted",
                 parameter="max_cost_usd",
             )
+
+    def _request(self, entry: ImageEntry) -> InferenceArguments:
+        return self.requests[entry.row or 0]
 
     def submit(self, ledger: ImageLedger, save: Callable[[ImageLedger], None]) -> None:
         """Record the UUIDs as submitting, save, POST, then record Runware's answer and save again."""
         to_submit = ledger.in_state(ImageState.PLANNED)
         if not to_submit:
             return
-        self.guard_cost(len(to_submit))
+        self.guard_cost(to_submit)
         now = time.time()
         ledger.mark_submitting(to_submit, now, self.timeout, UPLOAD_URL_MARGIN.total_seconds())
         tasks = [self._wire_task(entry, now) for entry in to_submit]
@@ -154,7 +158,7 @@ class SubmissionPlanner:
         result.raise_for_errors()
 
     def _wire_task(self, entry: ImageEntry, now: float) -> dict[str, Any]:
-        task = self.arguments.wire_task(entry.task_uuid)
+        task = self._request(entry).wire_task(entry.task_uuid)
         task.update(numberResults=1, deliveryMethod="async")
         if self.location is not None:
             assert entry.upload_expires_at is not None

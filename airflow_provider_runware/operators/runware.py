@@ -13,16 +13,18 @@ imported inside methods only.
 
 from __future__ import annotations
 
+import json
 import time
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator, conf
 
-from airflow_provider_runware.catalog import get_model_spec, raise_for_violations
+from airflow_provider_runware.catalog import Violation, get_model_spec, raise_for_violations
 from airflow_provider_runware.exceptions import RunwareError, RunwareValidationError, error_from_dict
 from airflow_provider_runware.identity import (
     TaskInstanceIdentity,
@@ -31,7 +33,7 @@ from airflow_provider_runware.identity import (
     request_fingerprint,
 )
 from airflow_provider_runware.inference import BULKY_OUTPUT_TYPES, InferenceArguments, is_templated
-from airflow_provider_runware.ledger import ImageEntry, ImageLedger, ImageState
+from airflow_provider_runware.ledger import ImageEntry, ImageLedger, ImageState, RequestPlan
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -75,7 +77,7 @@ def _mask_url_and_query_values(url: str) -> None:
 class RunwareImageInferenceOperator(BaseOperator):
     """Generate images with Runware's ``imageInference`` and (optionally) store them in a bucket.
 
-    :param positive_prompt: What to draw. Templated.
+    :param positive_prompt: What to draw. Templated. (Optional with ``requests``.)
     :param model: Runware AIR model id, e.g. ``openai:2@2``. Templated.
     :param width: Image width in pixels (the model's rules apply). Templated.
     :param height: Image height in pixels. Templated.
@@ -106,6 +108,12 @@ class RunwareImageInferenceOperator(BaseOperator):
     :param verify_uploads: Check that each stored object exists and is not empty.
     :param regenerate: Any new value forces new (paid) images for an otherwise identical request;
         the default reuses what this task instance already generated. Templated.
+    :param requests: The batch form, for many rows per task instance: a list of dicts (or a JSON
+        string), one per request, each setting any of ``positive_prompt``, ``width``, ``height``,
+        ``number_results``, ``output_format``, ``model``, ... and ``extra_params`` (merged over the
+        operator's); the operator's own arguments are the defaults. Every image keeps the guarantees
+        of a single request: its own ledger entry and taskUUID, up to 100 tasks per POST, one trigger
+        for the whole batch, and each row's failures named. The XCom records carry ``row``. Templated.
     :param runware_conn_id: Airflow connection of type ``runware``.
     """
 
@@ -120,6 +128,7 @@ class RunwareImageInferenceOperator(BaseOperator):
         "extra_params",
         "webhook_url",
         "regenerate",
+        "requests",
     )
     template_fields_renderers = {"extra_params": "json", "positive_prompt": "py"}
     ui_color = "#f3e8ff"
@@ -127,10 +136,10 @@ class RunwareImageInferenceOperator(BaseOperator):
     def __init__(
         self,
         *,
-        positive_prompt: str,
+        positive_prompt: str | None = None,
         model: str,
-        width: int | str,
-        height: int | str,
+        width: int | str | None = None,
+        height: int | str | None = None,
         number_results: int | str = 1,
         output_format: str = "JPG",
         output_type: str = "URL",
@@ -150,6 +159,7 @@ class RunwareImageInferenceOperator(BaseOperator):
         fail_on_partial: bool = True,
         verify_uploads: bool = True,
         regenerate: str | None = None,
+        requests: list[dict[str, Any]] | str | None = None,
         runware_conn_id: str = "runware_default",
         **kwargs: Any,
     ) -> None:
@@ -177,10 +187,12 @@ class RunwareImageInferenceOperator(BaseOperator):
         self.fail_on_partial = fail_on_partial
         self.verify_uploads = verify_uploads
         self.regenerate = regenerate
+        self.requests = requests
         self.runware_conn_id = runware_conn_id
         self._ledger: ImageLedger | None = None
         self._location_cache: tuple[tuple[str, str | None], OutputLocation] | None = None
         self._result: list[dict[str, Any]] = []
+        self._requests_cache: tuple[str, list[InferenceArguments]] | None = None
         self._check_arguments(at_parse_time=True)
 
     # ----- validation -------------------------------------------------------------------------
@@ -201,6 +213,33 @@ class RunwareImageInferenceOperator(BaseOperator):
             extra_params=self.extra_params,
         )
 
+    def _rows(self, skip_arguments: Sequence[str] = ()) -> tuple[list[InferenceArguments], list[Violation]]:
+        """Every request of this task instance (the batch form's rows, or the operator's one request)
+        and every rule they break, each named by its row."""
+        base = self._arguments()
+        if self.requests is None:
+            return [base], base.violations(skip_arguments=skip_arguments)
+        rows: Any = self.requests
+        if isinstance(rows, str):
+            try:
+                rows = json.loads(rows)
+            except ValueError:
+                rows = None
+        if not isinstance(rows, list) or not rows:
+            rule = "a non-empty list of dicts (or its JSON)"
+            return [], [Violation("requests", self.requests, rule, "invalidRequests")]
+        requests, problems = [], []
+        for position, row in enumerate(rows):
+            arguments, violations = base.with_row(row, position)
+            if arguments is not None:
+                requests.append(arguments)
+                violations = [
+                    replace(v, parameter=f"requests[{position}].{v.parameter}")
+                    for v in arguments.violations(skip_arguments=skip_arguments)
+                ]
+            problems += violations
+        return requests, problems
+
     def _check_arguments(self, *, at_parse_time: bool) -> None:
         """Fail on bad values before any HTTP call; at parse time only literal values are judged."""
         templated = (
@@ -208,7 +247,8 @@ class RunwareImageInferenceOperator(BaseOperator):
             if at_parse_time
             else []
         )
-        raise_for_violations(self._arguments().violations(skip_arguments=templated))
+        if "requests" not in templated:
+            raise_for_violations(self._rows(skip_arguments=templated)[1])
         if at_parse_time and "model" not in templated:
             warning = get_model_spec(str(self.model)).lifecycle_warning()
             if warning:
@@ -249,15 +289,23 @@ class RunwareImageInferenceOperator(BaseOperator):
             self._location_cache = (key, parse_output_location(self.output_location, self.storage_conn_id))
         return self._location_cache[1]
 
-    def _fingerprint(self) -> str:
-        task = self._arguments().wire_task()
+    def _fingerprint(self, arguments: InferenceArguments) -> str:
+        task = arguments.wire_task()
         task.pop("numberResults", None)  # asking for more images later reuses the ones already made
         task["outputLocation"] = self.output_location
         task["regenerate"] = self.regenerate
         return request_fingerprint(task)
 
     def _object_name(self, entry: ImageEntry) -> str:
-        return object_name(self._identity, entry.index, str(self.output_format))
+        output_format = self._requests()[entry.row or 0].output_format
+        return object_name(self._identity, entry.index, str(output_format), row=entry.row)
+
+    def _requests(self) -> list[InferenceArguments]:
+        """The rendered requests (validated in ``_submit``); cached per rendered value."""
+        key = json.dumps(self.requests, sort_keys=True, default=str)
+        if self._requests_cache is None or self._requests_cache[0] != key:
+            self._requests_cache = (key, self._rows()[0])
+        return self._requests_cache[1]
 
     @staticmethod
     def _load_ledger(context: Context) -> ImageLedger | None:
@@ -276,7 +324,7 @@ class RunwareImageInferenceOperator(BaseOperator):
         return SubmissionPlanner(
             hook=self.hook,
             log=self.log,
-            arguments=self._arguments(),
+            requests=self._requests(),
             location=self._location(),
             object_name_for=self._object_name,
             timeout=self.timeout,
@@ -293,7 +341,7 @@ class RunwareImageInferenceOperator(BaseOperator):
             verify_uploads=self.verify_uploads,
             fail_on_partial=self.fail_on_partial,
             object_name_for=self._object_name,
-            arguments=self._arguments(),
+            requests=self._requests(),
         )
 
     def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
@@ -330,20 +378,24 @@ class RunwareImageInferenceOperator(BaseOperator):
 
         self._check_arguments(at_parse_time=False)
         location = self._location()
-        arguments = self._arguments()
+        requests = self._requests()
         if location is not None:
-            check_location(location, arguments.expected_images, self.timeout)
-        fingerprint = self._fingerprint()
+            check_location(location, sum(r.expected_images for r in requests), self.timeout)
+        batch = self.requests is not None
+        plans = [
+            RequestPlan(
+                row=row if batch else None, fingerprint=self._fingerprint(r), images=r.expected_images
+            )
+            for row, r in enumerate(requests)
+        ]
 
-        def uuid_for(index: int, generation: int) -> str:
-            return derive_task_uuid(self._identity, index, fingerprint, generation)
+        def uuid_for(request: RequestPlan, index: int, generation: int) -> str:
+            return derive_task_uuid(self._identity, index, request.fingerprint, generation, row=request.row)
 
         planner = self._planner()
-        ledger = ImageLedger.plan(
-            self._load_ledger(context), fingerprint, arguments.expected_images, uuid_for
-        )
+        ledger = ImageLedger.plan(self._load_ledger(context), plans, uuid_for)
         planner.reconcile(ledger, time.time())
-        ledger = ImageLedger.plan(ledger, fingerprint, arguments.expected_images, uuid_for)
+        ledger = ImageLedger.plan(ledger, plans, uuid_for)
         self._log_plan(ledger)
         planner.submit(ledger, lambda current: self._save_ledger(context, current))
         self._save_ledger(context, ledger)

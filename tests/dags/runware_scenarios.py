@@ -33,6 +33,7 @@ def scenario(dag_id: str, params: dict[str, Any] | None = None, **dag_kwargs: An
     )
 
 
+COMMON_BATCH = {key: value for key, value in COMMON.items() if key not in ("width", "height")}
 RETRY_NOW = {"retries": 1, "retry_delay": timedelta(seconds=0)}
 MANY_RETRIES = {"retries": 6, "retry_delay": timedelta(seconds=0)}
 
@@ -142,3 +143,17 @@ with scenario(
         deferrable=True,
         **COMMON,
     )
+
+BATCH_ROWS = [
+    {"positive_prompt": "a mug", "width": 256, "height": 256},
+    {"positive_prompt": "a lamp", "width": 512, "height": 512, "number_results": 2},
+    {"positive_prompt": "a vase", "width": 256, "height": 256},
+    {"positive_prompt": "a kettle", "width": 256, "height": 256},
+    {"positive_prompt": "a chair", "width": 256, "height": 256},
+]
+for deferrable in (True, False):
+    mode = "deferrable" if deferrable else "blocking"
+    with scenario(f"runware_batch_{mode}", default_args=RETRY_NOW):
+        RunwareImageInferenceOperator(
+            task_id="generate", requests=BATCH_ROWS, deferrable=deferrable, **COMMON_BATCH
+        )

@@ -261,3 +261,31 @@ def test_an_image_that_could_not_be_stored_is_rechecked_never_regenerated(
     else:
         assert second.state == "failed"
         assert "could not be stored" in "".join(capfd.readouterr())
+
+
+@pytest.mark.parametrize("mode", ["deferrable", "blocking"])
+def test_the_batch_form_keeps_every_guarantee_per_row(
+    airflow: EmulatorHandle, mode: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Five rows, six images, in one task instance: one POST, each row named, one regeneration."""
+    airflow.fault(kind="fail_generation", count=1, code="inferenceError", message="GPU on fire")
+    outcome = run_dag(SCENARIOS, f"runware_batch_{mode}")
+    assert outcome.state == "success"
+    assert outcome.tasks["generate"] == ("success", 2), "the failed image failed try 1, by name"
+    assert "row " in "".join(capfd.readouterr()), "the failure named its row"
+    sent = airflow.tasks_of_type("imageInference")
+    assert len({entry["post"] for entry in sent[:6]}) == 1, "the six images went in one POST"
+    assert len(submissions(airflow)) == 7, "six images plus one regeneration under a new UUID"
+    assert set(submissions(airflow).values()) == {1}
+    images = only_result(outcome)
+    assert sorted((image["row"], image["index"]) for image in images) == [
+        (0, 0),
+        (1, 0),
+        (1, 1),
+        (2, 0),
+        (3, 0),
+        (4, 0),
+    ]
+    by_row = {image["row"]: image for image in images}
+    assert by_row[1]["width"] == 512
+    assert by_row[3]["positive_prompt"] == "a kettle"

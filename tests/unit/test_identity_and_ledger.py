@@ -12,7 +12,7 @@ from airflow_provider_runware.identity import (
     object_name,
     request_fingerprint,
 )
-from airflow_provider_runware.ledger import ImageLedger, ImageState
+from airflow_provider_runware.ledger import ImageLedger, ImageState, RequestPlan
 
 TI = TaskInstanceIdentity("campaign", "scheduled__2026-11-25T06:00:00+00:00", "generate_images", 3)
 REQUEST = {
@@ -56,12 +56,36 @@ def uuid_for(index: int, generation: int) -> str:
     return derive_task_uuid(TI, index, "fp", generation)
 
 
+def plan(previous: ImageLedger | None, count: int, fingerprint: str = "fp") -> ImageLedger:
+    request = RequestPlan(row=None, fingerprint=fingerprint, images=count)
+    return ImageLedger.plan(previous, [request], lambda r, i, g: derive_task_uuid(TI, i, r.fingerprint, g))
+
+
+def test_batch_rows_keep_their_own_images_when_another_row_changes() -> None:
+    def batch(previous: ImageLedger | None, prompts: list[str]) -> ImageLedger:
+        rows = [RequestPlan(row=row, fingerprint=prompt, images=1) for row, prompt in enumerate(prompts)]
+        return ImageLedger.plan(
+            previous, rows, lambda r, i, g: derive_task_uuid(TI, i, r.fingerprint, g, row=r.row)
+        )
+
+    first = batch(None, ["a mug", "a lamp", "a vase"])
+    assert len(set(first.task_uuids)) == 3, "every row and image has its own taskUUID"
+    assert first.task_uuids[0] != uuid_for(0, 0), "rows are part of the identity"
+    first.mark_submitting(first.entries, 1000.0, 60.0, upload_margin=900.0)
+    first.mark_submitted(first.task_uuids)
+    second = batch(first, ["a mug", "a teapot", "a vase"])
+    assert second.entries[0] is first.entries[0]
+    assert second.entries[2] is first.entries[2]
+    assert second.entries[1].state is ImageState.PLANNED
+    assert second.entries[1].task_uuid not in first.task_uuids
+
+
 def generation_failure(code: str = "inferenceError", category: str = "generation") -> dict[str, str]:
     return {"code": code, "category": category, "message": "nope"}
 
 
 def submitted(count: int, now: float = 1000.0, timeout: float = 60.0) -> ImageLedger:
-    ledger = ImageLedger.plan(None, "fp", count, uuid_for)
+    ledger = plan(None, count)
     ledger.mark_submitting(ledger.entries, now, timeout, upload_margin=900.0)
     ledger.mark_submitted(ledger.task_uuids)
     return ledger
@@ -71,7 +95,7 @@ def test_plan_reuses_finished_images_and_bumps_only_failed_generations() -> None
     ledger = submitted(3)
     ledger.mark_finished(uuid_for(0, 0), {"imageUUID": "i0"})
     ledger.mark_failed(uuid_for(1, 0), generation_failure())
-    replanned = ImageLedger.plan(ImageLedger.from_json(ledger.to_json()), "fp", 3, uuid_for)
+    replanned = plan(ImageLedger.from_json(ledger.to_json()), 3)
     states = [e.state for e in replanned.entries]
     assert states == [ImageState.FINISHED, ImageState.PLANNED, ImageState.SUBMITTED]
     assert replanned.entries[0].task_uuid == uuid_for(0, 0)
@@ -93,7 +117,7 @@ def test_plan_reuses_finished_images_and_bumps_only_failed_generations() -> None
 def test_refusals_and_losses_are_never_silently_regenerated(code: str, category: str) -> None:
     ledger = submitted(1)
     ledger.mark_failed(uuid_for(0, 0), generation_failure(code, category))
-    replanned = ImageLedger.plan(ledger, "fp", 1, uuid_for)
+    replanned = plan(ledger, 1)
     assert replanned.entries[0].state is ImageState.FAILED
     assert replanned.entries[0].generation == 0
 
@@ -101,7 +125,7 @@ def test_refusals_and_losses_are_never_silently_regenerated(code: str, category:
 def test_a_lost_task_stays_lost() -> None:
     ledger = submitted(1)
     ledger.mark_lost(ledger.entries[0], {"category": "lost", "message": "forgotten"})
-    replanned = ImageLedger.plan(ledger, "fp", 1, uuid_for)
+    replanned = plan(ledger, 1)
     assert replanned.entries[0].state is ImageState.LOST
     assert replanned.entries[0].task_uuid == uuid_for(0, 0)
 
@@ -113,7 +137,7 @@ def test_a_transport_failure_never_moves_an_image() -> None:
 
 
 def test_deadline_and_upload_expiry_are_kept_by_a_resubmission_of_the_same_uuid() -> None:
-    ledger = ImageLedger.plan(None, "fp", 1, uuid_for)
+    ledger = plan(None, 1)
     ledger.mark_submitting(ledger.entries, 1000.0, 60.0, upload_margin=900.0)
     first = ledger.entries[0]
     assert (first.deadline, first.upload_expires_at) == (1060.0, 1960.0)
@@ -123,7 +147,7 @@ def test_deadline_and_upload_expiry_are_kept_by_a_resubmission_of_the_same_uuid(
 
 
 def test_a_post_that_never_completed_may_be_sent_again_with_a_fresh_deadline() -> None:
-    ledger = ImageLedger.plan(None, "fp", 2, uuid_for)
+    ledger = plan(None, 2)
     ledger.mark_submitting(ledger.entries, 1000.0, 60.0, upload_margin=900.0)
     ledger.mark_submitted([uuid_for(1, 0)])
     ledger.mark_unknown(uuid_for(0, 0), {"category": "lost"})
@@ -168,7 +192,7 @@ def test_legacy_ledgers_still_load() -> None:
 
 def test_a_changed_request_starts_a_new_ledger() -> None:
     ledger = submitted(2)
-    fresh = ImageLedger.plan(ledger, "other", 2, lambda i, g: derive_task_uuid(TI, i, "other", g))
+    fresh = plan(ledger, 2, fingerprint="other")
     assert [e.state for e in fresh.entries] == [ImageState.PLANNED, ImageState.PLANNED]
     assert not set(fresh.task_uuids) & set(ledger.task_uuids)
 

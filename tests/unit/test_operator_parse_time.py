@@ -98,3 +98,32 @@ def test_a_live_or_templated_model_does_not_warn() -> None:
         warnings.simplefilter("error", RunwareModelLifecycleWarning)
         make(model="google:2@3", width=1024, height=1024)
         make(model="{{ params.model }}")
+
+
+def test_the_batch_form_names_every_bad_row_when_the_dag_is_parsed() -> None:
+    rows = [
+        {"positive_prompt": "a mug", "width": 256, "height": 256},
+        {"positive_prompt": "a lamp", "width": 500, "height": 500},
+        {"positive_prompt": "a vase", "size": "big"},
+    ]
+    with pytest.raises(RunwareValidationError) as caught:
+        make(positive_prompt=None, width=None, height=None, requests=rows)
+    message = str(caught.value)
+    assert "requests[1].width='500x500'" in message
+    assert "requests[2].size='big'" in message
+    assert "requests[0]" not in message
+
+
+def test_the_batch_form_takes_the_operators_arguments_as_defaults() -> None:
+    op = make(
+        positive_prompt=None,
+        extra_params={"seed": 1},
+        requests=[{"positive_prompt": "a mug"}, {"positive_prompt": "a lamp", "extra_params": {"seed": 2}}],
+    )
+    first, second = op._requests()
+    assert (first.width, first.height, first.extra_params) == (512, 512, {"seed": 1})
+    assert (second.positive_prompt, second.extra_params) == ("a lamp", {"seed": 2})
+
+
+def test_a_templated_batch_is_judged_when_rendered_not_when_parsed() -> None:
+    make(positive_prompt=None, width=None, height=None, requests="{{ ti.xcom_pull('rows') }}")
