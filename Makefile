@@ -1,4 +1,5 @@
 # The two commands a user needs: `make demo` and `make test`. Each installs what it needs itself.
+# `make bench` measures the performance goals (see the README's Performance section).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,7 +10,7 @@ AZURITE_DIR := .azurite
 AZURITE_STAMP := $(AZURITE_DIR)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint typecheck pytest clean
+.PHONY: install demo test lint typecheck pytest bench clean
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +51,11 @@ pytest: install $(AZURITE_STAMP)
 	$(BIN)/pytest -p no:cacheprovider -rs $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# P1-P6 of issue 9 as one table (goal beside each figure) and benchmarks/results.json. Needs only loopback.
+# BENCH_QUICK=1: fewer repetitions and smaller sizes.
+bench: install
+	$(BIN)/python benchmarks/run.py $(if $(filter 1 yes true,$(BENCH_QUICK)),--quick)
 
 clean:
 	rm -rf $(VENV) $(SDK_VENV) $(AZURITE_DIR) demo-output .demo

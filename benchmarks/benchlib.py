@@ -248,11 +248,16 @@ class Row:
 
 
 def fmt(value: float, unit: str = "") -> str:
-    if unit == "MB":
+    """Counts and megabytes as integers, seconds to 10 ms, ratios to three decimals below 2."""
+    if unit in ("MB", "POSTs") or abs(value) >= 100:
         return f"{value:.0f}"
-    if unit == "s" or abs(value) < 10:
-        return f"{value:.3f}" if abs(value) < 2 else f"{value:.2f}"
-    return f"{value:.0f}"
+    if unit == "s" or abs(value) >= 2:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def fmt_goal(row: Row) -> str:
+    return f"≤ {row.goal:g}{' ' + row.unit if row.unit else ''}" if row.goal is not None else "-"
 
 
 def describe(row: Row) -> str:
@@ -261,10 +266,9 @@ def describe(row: Row) -> str:
         return f"{row.id:<4} {row.metric}: not available ({row.reason})"
     spread = " / ".join(fmt(stats[k], row.unit) for k in ("min", "median", "max"))
     verdict = {True: "meets", False: "MISSES", None: "-"}[row.meets()]
-    goal = f"<= {fmt(row.goal, row.unit)}" if row.goal is not None else "-"
     return (
-        f"{row.id:<4} {row.metric}: min/median/max {spread} {row.unit} "
-        f"(n={len(row.values)}; goal {goal} on {row.judged}: {verdict})"
+        f"{row.id:<4} {row.metric.strip()}: min/median/max {spread}{' ' + row.unit if row.unit else ''} "
+        f"(n={len(row.values)}; goal {fmt_goal(row)} on {row.judged}: {verdict})"
     )
 
 
