@@ -81,9 +81,12 @@ def machine() -> dict[str, Any]:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
+    import psutil
+
     return {
         "cpu_count": os.cpu_count(),
         "cpu_model": model,
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
         "python": platform.python_version(),
         "platform": platform.platform(),
     }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -33,6 +34,7 @@ BENCHMARKS = [
     ("P6", "mapped_batches.py"),
 ]
 TIMEOUT = 3600
+OWN_LINE = re.compile(r"^(P\d\w*\s|     \S)")
 
 
 def run_one(script: str, quick: bool, out: Path) -> dict[str, Any]:
@@ -40,10 +42,16 @@ def run_one(script: str, quick: bool, out: Path) -> dict[str, Any]:
     started = time.monotonic()
     completed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT)
     seconds = time.monotonic() - started
-    sys.stdout.write(completed.stdout)
+    # The benchmark's own lines; the provider's log lines (triggers log to stdout) are left out.
+    sys.stdout.writelines(line for line in completed.stdout.splitlines(True) if OWN_LINE.match(line))
     if completed.returncode != 0 or not out.exists():
         return {"seconds": seconds, "error": (completed.stderr or completed.stdout).strip()[-3000:]}
     return {"seconds": seconds, **json.loads(out.read_text())}
+
+
+def git(*args: str) -> str:
+    completed = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False)
+    return completed.stdout.strip()
 
 
 def row_of(data: dict[str, Any]) -> Row:
@@ -63,15 +71,16 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         for row in map(row_of, result["rows"]):
             goal = fmt_goal(row)
             stats = row.stats()
+            judged = row.judged
             if not row.available or stats is None:
-                measured, verdict, n = f"not available: {row.reason}", "-", ""
+                measured, verdict, n, judged = f"not available: {row.reason}", "-", "", "-"
             else:
                 spread = " / ".join(fmt(stats[key], row.unit) for key in ("min", "median", "max"))
                 measured = f"{spread}{(' ' + row.unit) if row.unit else ''}"
                 verdict = {True: "yes", False: "**no**", None: "-"}[row.meets()]
                 n = str(len(row.values))
             metric = row.metric.strip()
-            lines.append(f"| {row.id} | {metric} | {goal} | {measured} | {n} | {row.judged} | {verdict} |")
+            lines.append(f"| {row.id} | {metric} | {goal} | {measured} | {n} | {judged} | {verdict} |")
     return "\n".join(lines)
 
 
@@ -94,13 +103,14 @@ def main() -> None:
             print(f"   ({results[bench_id]['seconds']:.0f} s)", flush=True)
     total = time.monotonic() - started
     info = machine()
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False
-    ).stdout.strip()
+    commit = git("rev-parse", "--short", "HEAD")
+    if commit and git("status", "--porcelain", "-uno", "--", ".", ":!benchmarks/results.json"):
+        commit += " + uncommitted changes"
     when = datetime.now(timezone.utc).isoformat(timespec="seconds")
     header = (
         f"{when}, commit {commit or 'unknown'}{' (quick)' if args.quick else ''}: {info['cpu_count']} x "
-        f"{info['cpu_model']}, Python {info['python']}; make bench took {total:.0f} s"
+        f"{info['cpu_model']}, {info['memory_gib']} GiB, Python {info['python']}; "
+        f"make bench took {total:.0f} s"
     )
     print()
     print(header)
