@@ -1,4 +1,5 @@
 # The two commands a user needs: `make demo` and `make test`. Each installs what it needs itself.
+# `make bench` measures the performance goals (see the README's Performance section).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -13,7 +14,7 @@ CHAOS_SEED ?= 7
 CHAOS_RATE ?= 0.3
 CHAOS_ARGS ?=
 
-.PHONY: install demo test lint typecheck floors pytest chaos postgres-server clean
+.PHONY: install demo test lint typecheck floors pytest chaos postgres-server bench clean
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +70,11 @@ chaos: $(STAMP) postgres-server
 	$(BIN)/python tests/chaos/run_chaos.py --seed $(CHAOS_SEED) --fault-rate $(CHAOS_RATE) $(CHAOS_ARGS)
 
 test: lint typecheck floors pytest
+
+# P1-P6 of issue 9 as one table (goal beside each figure) and benchmarks/results.json. Needs only loopback.
+# BENCH_QUICK=1: fewer repetitions and smaller sizes.
+bench: install
+	$(BIN)/python benchmarks/run.py $(if $(filter 1 yes true,$(BENCH_QUICK)),--quick)
 
 clean:
 	rm -rf $(VENV) $(SDK_VENV) $(AZURITE_DIR) demo-output .demo

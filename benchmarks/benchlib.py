@@ -1,0 +1,299 @@
+"""Shared by every benchmark: a throwaway Airflow home, the emulator, POST counting, result rows.
+
+Benchmarks run as plain scripts (``.venv/bin/python benchmarks/<name>.py``), each in its own process so
+that memory and event-loop figures are not polluted by another benchmark. Each prints its rows and, with
+``--json PATH``, writes them for ``benchmarks/run.py`` (``make bench``), which prints the one table.
+
+Rules every script follows: ratios are measured inside one run; requests are counted from the emulator's
+own log (``GET /_emulator/requests``), never from the client; everything listens on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import inspect
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+# The tests' server helpers (free port, start/stop, the emulator handle, Airflow's services) are reused.
+for _helpers in (REPO / "tests", REPO / "tests" / "integration"):
+    if str(_helpers) not in sys.path:
+        sys.path.insert(0, str(_helpers))
+
+from emulator_handle import EmulatorHandle, running_emulator  # noqa: E402
+
+API_KEY = "bench-runware-key"
+MODEL = "openai:2@2"
+# The emulator's default: each one-image task renders in this long once its queue delay has passed.
+EMULATOR_RENDER_SECONDS = 0.3
+SDK_PYTHON = REPO / ".venv-sdk" / "bin" / "python"
+FERNET_KEY = "n1O-SuTTvN3xIYVUKlJuCn3D_mvI8tUZYUYzD0ekBfg="
+
+
+# ----- environment ------------------------------------------------------------------------------
+
+
+def airflow_sandbox() -> Path:
+    """A throwaway AIRFLOW_HOME for this process, set before anything imports Airflow."""
+    home = Path(tempfile.mkdtemp(prefix="runware-bench-airflow-"))
+    os.environ.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+            "AIRFLOW__CORE__FERNET_KEY": FERNET_KEY,
+        }
+    )
+    return home
+
+
+@contextlib.contextmanager
+def emulator(*args: str) -> Iterator[EmulatorHandle]:
+    """The bundled emulator as a subprocess on a free loopback port, and the ``runware_default``
+    connection of this process pointing at it."""
+    with running_emulator(API_KEY, *args) as handle:
+        os.environ["AIRFLOW_CONN_RUNWARE_DEFAULT"] = handle.connection()
+        yield handle
+
+
+def set_generation_seconds(handle: EmulatorHandle, seconds: float) -> None:
+    """Make every image take ``seconds`` from submission to ready (a queue delay plus the render)."""
+    handle.fault(kind="queue_delay", seconds=max(seconds - EMULATOR_RENDER_SECONDS, 0.0))
+
+
+def machine() -> dict[str, Any]:
+    model = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    import psutil
+
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+# ----- requests ---------------------------------------------------------------------------------
+
+
+def image_task(prompt: str = "a paper lantern at dusk, benchmark", **overrides: Any) -> dict[str, Any]:
+    """One async one-image imageInference task as the operator's planner builds it."""
+    from airflow_provider_runware.schemas import ImageInferenceRequest
+
+    task = {
+        "taskType": "imageInference",
+        "taskUUID": str(uuid.uuid4()),
+        "model": MODEL,
+        "positivePrompt": prompt,
+        "width": 256,
+        "height": 256,
+        "numberResults": 1,
+        "deliveryMethod": "async",
+        "includeCost": True,
+        **overrides,
+    }
+    return ImageInferenceRequest.from_wire(task).to_wire()
+
+
+def make_trigger(task_uuids: Sequence[str], **kwargs: Any) -> Any:
+    """A RunwareTaskTrigger as the operator builds it; optional keywords the trigger does not (yet)
+    accept are left out, so the benchmark follows the product instead of pinning its signature."""
+    from airflow_provider_runware.triggers.runware import RunwareTaskTrigger
+
+    accepted = inspect.signature(RunwareTaskTrigger.__init__).parameters
+    return RunwareTaskTrigger(
+        task_uuids=list(task_uuids), **{k: v for k, v in kwargs.items() if k in accepted}
+    )
+
+
+async def first_event(trigger: Any) -> tuple[float, dict[str, Any]]:
+    """Run ``trigger.run()`` to its first event, as the triggerer does; return (wall time, payload)."""
+    generator = trigger.run()
+    try:
+        event = await generator.__anext__()
+    finally:
+        await generator.aclose()
+    return time.time(), dict(event.payload)
+
+
+def _check(outcomes: list[tuple[float, dict[str, Any]]]) -> list[tuple[float, dict[str, Any]]]:
+    """A benchmark of images that did not arrive would measure nothing: anything but success raises."""
+    failed = [payload for _, payload in outcomes if payload.get("status") != "success"]
+    if failed:
+        raise RuntimeError(f"{len(failed)} triggers did not succeed, e.g. {failed[0].get('message')}")
+    return outcomes
+
+
+async def events_of(triggers: Sequence[Any]) -> list[tuple[float, dict[str, Any]]]:
+    """Run every trigger concurrently in this event loop (one triggerer) until each has its event."""
+    import asyncio
+
+    return _check(list(await asyncio.gather(*(first_event(trigger) for trigger in triggers))))
+
+
+@dataclass
+class MappedRun:
+    uuids: list[str]
+    started: float
+    outcomes: list[tuple[float, dict[str, Any]]]
+
+    @property
+    def last_event(self) -> float:
+        return max(at for at, _ in self.outcomes)
+
+
+async def mapped_one_image_tasks(count: int, prompt: str) -> MappedRun:
+    """What ``count`` mapped one-image deferrable tasks do, minus Airflow: each submits its image with
+    its own ``RunwareHook.submit`` call (one POST; sequentially, in a worker thread) and at once starts
+    waiting in a ``RunwareTaskTrigger`` (as the operator builds it, ``not_before=0``) in this event loop."""
+    import asyncio
+
+    from airflow_provider_runware.hooks.runware import RunwareHook
+
+    hook = RunwareHook()
+    waits = []
+    started = time.time()
+    try:
+        for index in range(count):
+            task = image_task(f"{prompt} #{index}")
+            (await asyncio.to_thread(hook.submit, [task])).raise_for_errors()
+            trigger = make_trigger(
+                [task["taskUUID"]],
+                end_time=time.time() + 600,
+                runware_conn_id="runware_default",
+                poll_interval=10.0,
+                not_before=0.0,
+                submitted_at=time.time(),
+            )
+            waits.append((task["taskUUID"], asyncio.create_task(first_event(trigger))))
+        outcomes = _check(list(await asyncio.gather(*(wait for _, wait in waits))))
+    finally:
+        hook.close()
+    return MappedRun([task_uuid for task_uuid, _ in waits], started, outcomes)
+
+
+def posts(
+    log: Iterable[Mapping[str, Any]],
+    task_types: Iterable[str] = ("imageInference", "getResponse"),
+    task_uuids: Iterable[str] | None = None,
+) -> set[int]:
+    """Distinct POST numbers in the emulator's log that carried any of ``task_types`` (for
+    ``task_uuids`` only, if given). One POST with 100 tasks counts once."""
+    wanted_types = set(task_types)
+    wanted_uuids = set(task_uuids) if task_uuids is not None else None
+    return {
+        int(entry["post"])
+        for entry in log
+        if entry.get("kind") == "api"
+        and entry.get("taskType") in wanted_types
+        and (wanted_uuids is None or entry.get("taskUUID") in wanted_uuids)
+    }
+
+
+# ----- results ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One line of the table: a figure, its goal and every repetition's value.
+
+    ``judged`` says which statistic is held against the goal: ``median`` for timing ratios (noise on
+    a shared machine moves single runs), ``max`` where the worst case is the promise (counts, memory,
+    lag). A row that cannot be measured yet has ``available=False`` and a ``reason``.
+    """
+
+    id: str
+    metric: str
+    goal: float | None
+    values: list[float] = field(default_factory=list)
+    unit: str = ""
+    judged: str = "median"
+    note: str = ""
+    available: bool = True
+    reason: str = ""
+
+    def stats(self) -> dict[str, float] | None:
+        if not self.values:
+            return None
+        return {
+            "min": min(self.values),
+            "median": statistics.median(self.values),
+            "max": max(self.values),
+        }
+
+    def meets(self) -> bool | None:
+        stats = self.stats()
+        if not self.available or stats is None or self.goal is None:
+            return None
+        return stats[self.judged] <= self.goal
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "stats": self.stats(), "meets": self.meets()}
+
+
+def fmt(value: float, unit: str = "") -> str:
+    """Counts and megabytes as integers, seconds to 10 ms, ratios to three decimals below 2."""
+    if unit in ("MB", "POSTs") or abs(value) >= 100:
+        return f"{value:.0f}"
+    if unit == "s" or abs(value) >= 2:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def fmt_goal(row: Row) -> str:
+    return f"≤ {row.goal:g}{' ' + row.unit if row.unit else ''}" if row.goal is not None else "-"
+
+
+def describe(row: Row) -> str:
+    stats = row.stats()
+    if not row.available or stats is None:
+        return f"{row.id:<4} {row.metric}: not available ({row.reason})"
+    spread = " / ".join(fmt(stats[k], row.unit) for k in ("min", "median", "max"))
+    verdict = {True: "meets", False: "MISSES", None: "-"}[row.meets()]
+    return (
+        f"{row.id:<4} {row.metric.strip()}: min/median/max {spread}{' ' + row.unit if row.unit else ''} "
+        f"(n={len(row.values)}; goal {fmt_goal(row)} on {row.judged}: {verdict})"
+    )
+
+
+def arguments(
+    description: str, default_reps: int, extra: Callable[[argparse.ArgumentParser], Any] | None = None
+) -> argparse.Namespace:
+    """``--reps``, ``--quick`` and ``--json`` for every benchmark, plus its own options (``extra``)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawTextHelpFormatter)
+    if extra is not None:
+        extra(parser)
+    parser.add_argument("--reps", type=int, default=None, help=f"repetitions (default {default_reps})")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions and smaller sizes")
+    parser.add_argument("--json", type=Path, default=None, help="write rows and raw data here")
+    args = parser.parse_args()
+    if args.reps is None:
+        args.reps = max(1, default_reps // 2) if args.quick else default_reps
+    return args
+
+
+def report(args: argparse.Namespace, rows: list[Row], raw: Mapping[str, Any]) -> None:
+    """Print the rows; write them (and the raw measurements) as JSON when asked."""
+    for row in rows:
+        print(describe(row), flush=True)
+    if args.json is not None:
+        args.json.write_text(json.dumps({"rows": [r.to_json() for r in rows], "raw": raw}, indent=1))
