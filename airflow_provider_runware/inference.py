@@ -7,6 +7,7 @@ Pure Python on purpose: it is imported when a DAG file is parsed.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -117,6 +118,36 @@ class InferenceArguments:
         return get_model_spec(str(self.model)).estimate_cost(
             images, width if isinstance(width, int) else None, height if isinstance(height, int) else None
         )
+
+
+def requests_from(
+    base: InferenceArguments, requests: Any, skip_arguments: Iterable[str] = ()
+) -> tuple[list[InferenceArguments], list[Violation]]:
+    """The requests of one task instance: ``base`` alone, or ``base`` with each row of the batch
+    form (a list of dicts, or its JSON) applied; and every rule they break, named by row."""
+    if requests is None:
+        return [base], base.violations(skip_arguments=skip_arguments)
+    rows = requests
+    if isinstance(rows, str):
+        try:
+            rows = json.loads(rows)
+        except ValueError:
+            rows = None
+    if not isinstance(rows, list) or not rows:
+        return [], [
+            Violation("requests", requests, "a non-empty list of dicts (or its JSON)", "invalidRequests")
+        ]
+    result, problems = [], []
+    for position, row in enumerate(rows):
+        arguments, violations = base.with_row(row, position)
+        if arguments is not None:
+            result.append(arguments)
+            violations = [
+                replace(v, parameter=f"requests[{position}].{v.parameter}")
+                for v in arguments.violations(skip_arguments=skip_arguments)
+            ]
+        problems += violations
+    return result, problems
 
 
 def is_templated(value: Any) -> bool:

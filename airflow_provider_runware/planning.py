@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_runware.catalog import get_model_spec
 from airflow_provider_runware.exceptions import (
     ErrorCategory,
     RunwareCostLimitError,
@@ -124,6 +125,21 @@ class SubmissionPlanner:
                 f"max_cost_usd=${self.max_cost_usd:.4f}; nothing was submitted",
                 parameter="max_cost_usd",
             )
+
+    def log_plan(self, ledger: ImageLedger) -> None:
+        for model in sorted({str(request.model) for request in self.requests}):
+            warning = get_model_spec(model).lifecycle_warning()
+            if warning:
+                self.log.warning(warning)
+        counts = ledger.counts()
+        self.log.info(
+            "Runware plan: %d images; %d new to submit, %d already finished by an earlier try, "
+            "%d still running",
+            len(ledger.entries),
+            counts.get(ImageState.PLANNED.value, 0),
+            counts.get(ImageState.FINISHED.value, 0) + counts.get(ImageState.STORED.value, 0),
+            len(ledger.waiting),
+        )
 
     def _request(self, entry: ImageEntry) -> InferenceArguments:
         return self.requests[entry.row or 0]

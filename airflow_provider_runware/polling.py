@@ -86,3 +86,10 @@ class ProgressLog:
             len(state.pending),
             now - self._started,
         )
+
+
+def format_deadline(epoch: float | None) -> str:
+    """A wall-clock deadline as UTC ISO time, for logs that several tries must agree on."""
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch, tz=UTC).isoformat(timespec="seconds") if epoch else "none"

@@ -10,6 +10,7 @@ import contextlib
 import json
 import sys
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,6 +111,27 @@ class EmulatorHandle:
         params = {key: value for key, value in (("kind", kind), ("task_type", task_type)) if value}
         result: list[dict[str, Any]] = self._control("GET", "requests", params=params)
         return result
+
+    def submit_images(self, count: int = 1, **overrides: Any) -> list[str]:
+        """Submit ``count`` async one-image DALL·E 2 tasks (100 per POST, the API's limit); their UUIDs."""
+        uuids = [str(uuid.uuid4()) for _ in range(count)]
+        for start in range(0, count, 100):
+            tasks = [
+                {
+                    "taskType": "imageInference",
+                    "taskUUID": task_uuid,
+                    "model": "openai:2@2",
+                    "positivePrompt": "a lamp",
+                    "width": 256,
+                    "height": 256,
+                    "deliveryMethod": "async",
+                    "includeCost": True,
+                    **overrides,
+                }
+                for task_uuid in uuids[start : start + 100]
+            ]
+            assert self.post(tasks).status_code == 200
+        return uuids
 
     def tasks_of_type(self, task_type: str) -> list[dict[str, Any]]:
         """Logged API tasks of one taskType, e.g. every ``imageInference`` submission."""

@@ -17,8 +17,6 @@ import json
 import time
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
-from datetime import UTC
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +30,12 @@ from airflow_provider_runware.identity import (
     object_name,
     request_fingerprint,
 )
-from airflow_provider_runware.inference import BULKY_OUTPUT_TYPES, InferenceArguments, is_templated
+from airflow_provider_runware.inference import (
+    BULKY_OUTPUT_TYPES,
+    InferenceArguments,
+    is_templated,
+    requests_from,
+)
 from airflow_provider_runware.ledger import ImageEntry, ImageLedger, ImageState, RequestPlan
 
 if TYPE_CHECKING:
@@ -54,24 +57,6 @@ DEFERRAL_RACE_MARGIN = 8.0
 
 class RunwareModelLifecycleWarning(UserWarning):
     """A DAG uses a model Runware has deprecated or retired; the message names the replacement."""
-
-
-def _when(epoch: float | None) -> str:
-    """A deadline as UTC ISO time, for logs."""
-    from datetime import datetime
-
-    return datetime.fromtimestamp(epoch, tz=UTC).isoformat(timespec="seconds") if epoch else "none"
-
-
-def _mask_url_and_query_values(url: str) -> None:
-    """Whatever a user's URL carries in its query (token, key, sig) is a secret to the masker."""
-    from urllib.parse import parse_qsl, urlsplit
-
-    from airflow.providers.common.compat.sdk import mask_secret
-
-    mask_secret(url)
-    for _, value in parse_qsl(urlsplit(url).query):
-        mask_secret(value)
 
 
 class RunwareImageInferenceOperator(BaseOperator):
@@ -214,31 +199,8 @@ class RunwareImageInferenceOperator(BaseOperator):
         )
 
     def _rows(self, skip_arguments: Sequence[str] = ()) -> tuple[list[InferenceArguments], list[Violation]]:
-        """Every request of this task instance (the batch form's rows, or the operator's one request)
-        and every rule they break, each named by its row."""
-        base = self._arguments()
-        if self.requests is None:
-            return [base], base.violations(skip_arguments=skip_arguments)
-        rows: Any = self.requests
-        if isinstance(rows, str):
-            try:
-                rows = json.loads(rows)
-            except ValueError:
-                rows = None
-        if not isinstance(rows, list) or not rows:
-            rule = "a non-empty list of dicts (or its JSON)"
-            return [], [Violation("requests", self.requests, rule, "invalidRequests")]
-        requests, problems = [], []
-        for position, row in enumerate(rows):
-            arguments, violations = base.with_row(row, position)
-            if arguments is not None:
-                requests.append(arguments)
-                violations = [
-                    replace(v, parameter=f"requests[{position}].{v.parameter}")
-                    for v in arguments.violations(skip_arguments=skip_arguments)
-                ]
-            problems += violations
-        return requests, problems
+        """Every request of this task instance and every rule they break, each named by its row."""
+        return requests_from(self._arguments(), self.requests, skip_arguments)
 
     def _check_arguments(self, *, at_parse_time: bool) -> None:
         """Fail on bad values before any HTTP call; at parse time only literal values are judged."""
@@ -354,7 +316,9 @@ class RunwareImageInferenceOperator(BaseOperator):
         super().render_template_fields(context, jinja_env)
         for value in (self.webhook_url, self.output_location):
             if isinstance(value, str) and "?" in value:
-                _mask_url_and_query_values(value)
+                from airflow_provider_runware.storage.base import register_user_url_secrets
+
+                register_user_url_secrets(value)
 
     # ----- execute paths ----------------------------------------------------------------------
 
@@ -396,25 +360,11 @@ class RunwareImageInferenceOperator(BaseOperator):
         ledger = ImageLedger.plan(self._load_ledger(context), plans, uuid_for)
         planner.reconcile(ledger, time.time())
         ledger = ImageLedger.plan(ledger, plans, uuid_for)
-        self._log_plan(ledger)
+        planner.log_plan(ledger)
         planner.submit(ledger, lambda current: self._save_ledger(context, current))
         self._save_ledger(context, ledger)
         context["ti"].xcom_push(key="runware_task_uuids", value=ledger.task_uuids)
         return ledger
-
-    def _log_plan(self, ledger: ImageLedger) -> None:
-        warning = get_model_spec(str(self.model)).lifecycle_warning()
-        if warning:
-            self.log.warning(warning)
-        counts = ledger.counts()
-        self.log.info(
-            "Runware plan: %d images; %d new to submit, %d already finished by an earlier try, "
-            "%d still running",
-            len(ledger.entries),
-            counts.get(ImageState.PLANNED.value, 0),
-            counts.get(ImageState.FINISHED.value, 0) + counts.get(ImageState.STORED.value, 0),
-            len(ledger.waiting),
-        )
 
     def _wait(self, context: Context, ledger: ImageLedger, deadline: float) -> None:
         """Poll in the worker until ``deadline``; transient errors are retried, the ledger is saved."""
@@ -422,14 +372,14 @@ class RunwareImageInferenceOperator(BaseOperator):
         if not running:
             return
         from airflow_provider_runware.planning import record_poll
-        from airflow_provider_runware.polling import WaitOutcome
+        from airflow_provider_runware.polling import WaitOutcome, format_deadline
         from airflow_provider_runware.schemas import PollState
 
         self.log.info(
             "Waiting in the worker for %d images until %s (images' deadline %s)",
             len(running),
-            _when(deadline),
-            _when(ledger.wait_deadline()),
+            format_deadline(deadline),
+            format_deadline(ledger.wait_deadline()),
         )
         state = PollState.expecting({entry.task_uuid: 1 for entry in running})
         step = self.hook.wait(
@@ -444,12 +394,15 @@ class RunwareImageInferenceOperator(BaseOperator):
             raise step.error
 
     def _defer(self, ledger: ImageLedger, deadline: float) -> None:
+        from airflow_provider_runware.polling import format_deadline
         from airflow_provider_runware.triggers.runware import RunwareTaskTrigger
 
         entries = ledger.in_state(ImageState.SUBMITTED)
         running = [entry.task_uuid for entry in entries]
         self.log.info(
-            "Deferring while Runware generates %d images (deadline %s)", len(running), _when(deadline)
+            "Deferring while Runware generates %d images (deadline %s)",
+            len(running),
+            format_deadline(deadline),
         )
         self.defer(
             trigger=RunwareTaskTrigger(
@@ -499,18 +452,12 @@ class RunwareImageInferenceOperator(BaseOperator):
         finisher.report(ledger)
         self._save_ledger(context, ledger)
         self._result = [finisher.record(entry) for entry in ledger.in_state(ImageState.STORED)]
-        self._emit_asset_events(context, self._result)
-        return finisher.account(ledger)
+        if self.output_location and "outlet_events" in context:
+            from airflow_provider_runware.lineage import emit_asset_events
 
-    def _emit_asset_events(self, context: Context, images: list[dict[str, Any]]) -> None:
-        """Stored images become Asset events for every AssetAlias in ``outlets`` (downstream triggers)."""
-        if not images or not self.output_location or "outlet_events" not in context:
-            return
-        from airflow_provider_runware.lineage import emit_asset_events
-
-        emitted = emit_asset_events(self.outlets, context["outlet_events"], images)
-        if emitted:
+            emitted = emit_asset_events(self.outlets, context["outlet_events"], self._result)
             self.log.info("Registered %d Asset events for the stored images", emitted)
+        return finisher.account(ledger)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: one output dataset per stored image plus a run facet (model, prompt hash, cost)."""

@@ -232,6 +232,16 @@ def register_secret_url(url: str) -> None:
             log.debug("Could not register a URL secret with the masker: %s", type(err).__name__)
 
 
+def register_user_url_secrets(url: str) -> None:
+    """A URL the user gave us (webhook, ``https://`` output): whatever its query carries (token, key,
+    sig) is a secret to the masker, whatever the parameter is called."""
+    from airflow.providers.common.compat.sdk import mask_secret
+
+    mask_secret(url)
+    for _, value in parse_qsl(urlsplit(url).query):
+        mask_secret(value)
+
+
 def _secret_query_values(url: str) -> list[str]:
     parts = urlsplit(url)
     values = [value for name, value in parse_qsl(parts.query) if name.lower() in SECRET_QUERY_PARAMS]

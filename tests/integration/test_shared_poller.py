@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import resource
 import time
-import uuid
 from collections import Counter
 from typing import Any
 
@@ -21,25 +20,6 @@ MAX_TASKS_PER_POST = 100
 @pytest.fixture(autouse=True)
 def connection(runware: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_RUNWARE_DEFAULT", runware.connection(max_retries=1))
-
-
-def submit(runware: EmulatorHandle, count: int) -> list[str]:
-    uuids = [str(uuid.uuid4()) for _ in range(count)]
-    for start in range(0, count, MAX_TASKS_PER_POST):
-        tasks = [
-            {
-                "taskType": "imageInference",
-                "taskUUID": task_uuid,
-                "model": "openai:2@2",
-                "positivePrompt": "a lamp",
-                "width": 256,
-                "height": 256,
-                "deliveryMethod": "async",
-            }
-            for task_uuid in uuids[start : start + MAX_TASKS_PER_POST]
-        ]
-        assert runware.post(tasks).status_code == 200
-    return uuids
 
 
 def trigger_for(task_uuid: str, **overrides: Any) -> RunwareTaskTrigger:
@@ -60,7 +40,7 @@ def get_response_posts(runware: EmulatorHandle) -> Counter[int]:
 
 def test_two_hundred_triggers_share_posts_and_each_gets_its_own_event(runware: EmulatorHandle) -> None:
     runware.fault(kind="queue_delay", seconds=2)
-    uuids = submit(runware, 200)
+    uuids = runware.submit_images(200)
 
     async def main() -> list[dict[str, Any]]:
         return await asyncio.gather(*(first_event(trigger_for(u)) for u in uuids))
@@ -80,7 +60,7 @@ def test_cancelled_triggers_leave_the_rest_working_and_the_last_closes_the_clien
     runware: EmulatorHandle,
 ) -> None:
     runware.fault(kind="queue_delay", seconds=3)
-    uuids = submit(runware, 40)
+    uuids = runware.submit_images(40)
 
     async def main() -> tuple[list[Any], SharedPoller]:
         tasks = [asyncio.ensure_future(first_event(trigger_for(u))) for u in uuids]
@@ -105,7 +85,7 @@ def test_cancelled_triggers_leave_the_rest_working_and_the_last_closes_the_clien
 
 def test_a_trigger_never_receives_another_tasks_error(runware: EmulatorHandle) -> None:
     runware.fault(kind="fail_generation", count=1, code="inferenceError", message="melted")
-    uuids = submit(runware, 2)
+    uuids = runware.submit_images(2)
 
     async def main() -> list[dict[str, Any]]:
         return await asyncio.gather(*(first_event(trigger_for(u)) for u in uuids))
@@ -129,7 +109,7 @@ def _rss_mb() -> float:
 
 def test_a_thousand_waiting_triggers_share_one_client_and_stay_small(runware: EmulatorHandle) -> None:
     runware.fault(kind="queue_delay", seconds=600)
-    uuids = submit(runware, 1000)
+    uuids = runware.submit_images(1000)
 
     async def main() -> float:
         before = _rss_mb()

@@ -20,26 +20,6 @@ def connection(runware: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("AIRFLOW_CONN_RUNWARE_DEFAULT", runware.connection(max_retries=2))
 
 
-def submit(runware: EmulatorHandle, count: int = 1, **overrides: Any) -> list[str]:
-    uuids = [str(uuid.uuid4()) for _ in range(count)]
-    tasks = [
-        {
-            "taskType": "imageInference",
-            "taskUUID": task_uuid,
-            "model": "openai:2@2",
-            "positivePrompt": "a lamp",
-            "width": 256,
-            "height": 256,
-            "deliveryMethod": "async",
-            "includeCost": True,
-            **overrides,
-        }
-        for task_uuid in uuids
-    ]
-    assert runware.post(tasks).status_code == 200
-    return uuids
-
-
 def run_to_first_event(trigger: RunwareTaskTrigger) -> dict[str, Any]:
     async def first() -> dict[str, Any]:
         events = [event async for event in trigger.run()]
@@ -60,7 +40,7 @@ def test_serialize_round_trip_recreates_an_equal_trigger() -> None:
 
 
 def test_success_event_carries_lean_results(runware: EmulatorHandle) -> None:
-    uuids = submit(runware, count=3, outputType="base64Data")
+    uuids = runware.submit_images(3, outputType="base64Data")
     event = run_to_first_event(
         RunwareTaskTrigger(task_uuids=uuids, end_time=time.time() + 30, poll_interval=0.3)
     )
@@ -76,7 +56,7 @@ def test_success_event_carries_lean_results(runware: EmulatorHandle) -> None:
 
 def test_partial_and_error_events_keep_details(runware: EmulatorHandle) -> None:
     runware.fault(kind="fail_generation", count=1, code="inferenceError", message="melted")
-    uuids = submit(runware, count=2)
+    uuids = runware.submit_images(2)
     event = run_to_first_event(
         RunwareTaskTrigger(task_uuids=uuids, end_time=time.time() + 30, poll_interval=0.3)
     )
@@ -89,7 +69,7 @@ def test_partial_and_error_events_keep_details(runware: EmulatorHandle) -> None:
 
 def test_timeout_event_names_pending_tasks(runware: EmulatorHandle) -> None:
     runware.fault(kind="queue_delay", seconds=30)
-    uuids = submit(runware)
+    uuids = runware.submit_images()
     event = run_to_first_event(
         RunwareTaskTrigger(task_uuids=uuids, end_time=time.time() + 1, poll_interval=0.3)
     )
@@ -108,7 +88,7 @@ def test_unknown_task_is_an_error_not_a_hang(runware: EmulatorHandle) -> None:
 
 def test_a_recreated_trigger_keeps_the_original_deadline(runware: EmulatorHandle) -> None:
     runware.fault(kind="queue_delay", seconds=30)
-    uuids = submit(runware)
+    uuids = runware.submit_images()
     original = RunwareTaskTrigger(task_uuids=uuids, end_time=time.time() + 1, poll_interval=0.3)
     _, kwargs = original.serialize()
     time.sleep(1.1)
@@ -147,7 +127,7 @@ def test_an_outage_while_polling_never_ends_the_wait_early(
     """More consecutive failures than the connection's retries: each failed poll is logged and the
     trigger polls again; the event reports every image once Runware answers again."""
     monkeypatch.setenv("AIRFLOW_CONN_RUNWARE_DEFAULT", runware.connection(max_retries=1))
-    uuids = submit(runware, count=2)
+    uuids = runware.submit_images(2)
     runware.fault(**outage, task_type="getResponse", count=14)
     event = run_to_first_event(
         RunwareTaskTrigger(task_uuids=uuids, end_time=time.time() + 120, poll_interval=0.3)
@@ -160,7 +140,7 @@ def test_an_outage_while_polling_never_ends_the_wait_early(
 
 
 def test_no_event_before_not_before(runware: EmulatorHandle) -> None:
-    uuids = submit(runware)
+    uuids = runware.submit_images()
     not_before = time.time() + 2
     event = run_to_first_event(
         RunwareTaskTrigger(
@@ -173,7 +153,7 @@ def test_no_event_before_not_before(runware: EmulatorHandle) -> None:
 
 def test_still_running_trigger_does_not_emit(runware: EmulatorHandle) -> None:
     runware.fault(kind="queue_delay", seconds=30)
-    uuids = submit(runware)
+    uuids = runware.submit_images()
 
     async def check() -> None:
         trigger = RunwareTaskTrigger(task_uuids=uuids, end_time=time.time() + 60, poll_interval=0.3)
