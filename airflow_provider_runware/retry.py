@@ -72,6 +72,8 @@ def retry_policy(
 # MIN_POLL_GAP and never further apart than the caller's poll_interval.
 POLL_LAG_FRACTION = 0.08
 MIN_POLL_GAP = 0.15
+# Runware advises a first poll after 1-2 s; no model it serves answers sooner.
+FIRST_POLL_AGE = 1.5
 
 
 def poll_delay(age: float, cap: float) -> float:

@@ -8,7 +8,7 @@ int) because Runware's are; response types are lenient and keep unknown fields, 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -209,6 +209,26 @@ class ApiResponse(BaseModel):
         if not isinstance(data, list) or not isinstance(errors, list):
             raise ValueError("response 'data'/'errors' are not arrays")
         return cls(data=data, errors=[ApiErrorItem.from_item(e) for e in errors], status_code=status_code)
+
+    def for_tasks(self, index: Mapping[str, ApiResponse], task_uuids: Iterable[str]) -> ApiResponse:
+        """The part of this answer about ``task_uuids``, from an index made by :meth:`by_task`."""
+        parts = [index[uuid] for uuid in task_uuids if uuid in index]
+        return ApiResponse(
+            data=[item for part in parts for item in part.data],
+            errors=[error for part in parts for error in part.errors],
+            status_code=self.status_code,
+        )
+
+    def by_task(self) -> dict[str, ApiResponse]:
+        """Items and errors grouped by taskUUID, so a thousand waiting triggers each read their own
+        share of one poll instead of scanning all of it (errors naming no task concern no task)."""
+        index: dict[str, ApiResponse] = {}
+        for item in self.data:
+            index.setdefault(str(item.get("taskUUID", "")), ApiResponse()).data.append(item)
+        for error in self.errors:
+            if error.task_uuid:
+                index.setdefault(error.task_uuid, ApiResponse()).errors.append(error)
+        return index
 
 
 class TaskProgress(BaseModel):

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from airflow_provider_runware.exceptions import RunwareError
 from airflow_provider_runware.hooks.runware import MAX_TASKS_PER_REQUEST, RunwareHook
-from airflow_provider_runware.retry import MIN_POLL_GAP, poll_delay
+from airflow_provider_runware.retry import FIRST_POLL_AGE, MIN_POLL_GAP, poll_delay
 from airflow_provider_runware.schemas import PollState
 
 # Watches due within this many seconds of the earliest one are polled with it: one POST, not two.
@@ -64,7 +64,8 @@ class Watch:
             self.due = math.inf
             return
         delay = poll_delay(now - self.submitted_at, self.poll_interval)
-        self.due = min(now + delay, max(self.end_time, now))
+        earliest = self.submitted_at + FIRST_POLL_AGE
+        self.due = min(max(now + delay, earliest), max(self.end_time, now))
 
 
 class SharedPoller:
@@ -168,9 +169,10 @@ class SharedPoller:
         except Exception as exc:  # a surprise must not end every trigger's wait: report it, poll on
             response, error = None, RunwareError(f"Polling Runware failed unexpectedly: {exc!r}")
         now = time.time()
+        index = response.by_task() if response is not None else {}
         for watch in due:
             if response is not None:
-                watch.state.merge(response)
+                watch.state.merge(response.for_tasks(index, watch.state.tasks))
             watch.error = error
             watch.schedule_next(now, polled=True)
             watch.updated.set()
