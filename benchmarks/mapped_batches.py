@@ -1,7 +1,7 @@
 """P6: 500 images as 5 mapped tasks of 100 rows versus 500 mapped one-image tasks, through real Airflow.
 
 Starts the Airflow services as separate processes on loopback (api-server, scheduler with the
-LocalExecutor and parallelism 16, triggerer, dag-processor; ``tests/integration/airflow_services.py``)
+LocalExecutor and parallelism 16, triggerer, dag-processor; ``tests/airflow_services.py``)
 with the emulator (images take 2 s), and runs ``benchmarks/dags/runware_bench_p6.py``'s two DAGs one
 after the other on the same services:
 
@@ -70,7 +70,7 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
 
 
 def cpu_snapshot(services: Any) -> dict[str, tuple[float, float]]:
-    return {spawned.name: cpu_seconds(spawned.process.pid) for spawned in services.processes}
+    return {name: cpu_seconds(spawned.process.pid) for name, spawned in services.processes.items()}
 
 
 def _when(value: str) -> datetime:
@@ -102,7 +102,7 @@ def run_dag(services: Any, handle: Any, dag_id: str, images: int) -> dict[str, A
         "cpu_tree": {name: tree for name, (_, tree) in cpu.items()},
         # The scheduler's own process (its executor workers run the tasks: they are in all_services_cpu)
         # and the triggerer with its trigger-runner child process.
-        "scheduling_cpu": cpu["airflow scheduler"][0] + cpu["airflow triggerer"][1],
+        "scheduling_cpu": cpu["scheduler"][0] + cpu["triggerer"][1],
         "all_services_cpu": sum(tree for _, tree in cpu.values()),
     }
 

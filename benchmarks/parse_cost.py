@@ -38,7 +38,7 @@ with DAG("parse_cost_probe", schedule=None):
     RunwareImageInferenceOperator(
         task_id="generate",
         positive_prompt="a paper lantern at dusk, {{ ds }}",
-        model="openai:2@2",
+        model="google:2@3",
         width=1024,
         height=1024,
         deferrable=True,
@@ -72,7 +72,8 @@ def timed(dag_file: Path, pythonpath: Path | None = None) -> dict[str, float]:
         env=env,
         cwd=dag_file.parent,  # not the checkout: `-c` puts the working directory first on sys.path
     )
-    sdk_wall, rest_wall, sdk, rest = map(float, completed.stdout.split())
+    # The figures are the last line: anything the DAG file logs or warns comes before it.
+    sdk_wall, rest_wall, sdk, rest = map(float, completed.stdout.strip().splitlines()[-1].split())
     return {"sdk": sdk, "rest": rest, "total": sdk + rest, "sdk_wall": sdk_wall, "rest_wall": rest_wall}
 
 

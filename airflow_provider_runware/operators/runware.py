@@ -36,13 +36,13 @@ from airflow_provider_runware.inference import (
     is_templated,
     requests_from,
 )
-from airflow_provider_runware.ledger import ImageEntry, ImageLedger, ImageState, RequestPlan
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_runware.finishing import Finisher
     from airflow_provider_runware.hooks.runware import RunwareHook
+    from airflow_provider_runware.ledger import ImageEntry, ImageLedger, RequestPlan
     from airflow_provider_runware.planning import SubmissionPlanner
     from airflow_provider_runware.storage import OutputLocation
 
@@ -271,6 +271,8 @@ class RunwareImageInferenceOperator(BaseOperator):
 
     @staticmethod
     def _load_ledger(context: Context) -> ImageLedger | None:
+        from airflow_provider_runware.ledger import ImageLedger
+
         store = context.get("task_state_store")
         return ImageLedger.from_json(store.get(LEDGER_KEY)) if store is not None else None
 
@@ -338,6 +340,7 @@ class RunwareImageInferenceOperator(BaseOperator):
 
     def _submit(self, context: Context) -> ImageLedger:
         """Plan, reconcile with earlier tries, then submit only what no earlier try paid for."""
+        from airflow_provider_runware.ledger import ImageLedger, RequestPlan
         from airflow_provider_runware.planning import check_location
 
         self._check_arguments(at_parse_time=False)
@@ -368,6 +371,8 @@ class RunwareImageInferenceOperator(BaseOperator):
 
     def _wait(self, context: Context, ledger: ImageLedger, deadline: float) -> None:
         """Poll in the worker until ``deadline``; transient errors are retried, the ledger is saved."""
+        from airflow_provider_runware.ledger import ImageState
+
         running = ledger.in_state(ImageState.SUBMITTED)
         if not running:
             return
@@ -394,6 +399,7 @@ class RunwareImageInferenceOperator(BaseOperator):
             raise step.error
 
     def _defer(self, ledger: ImageLedger, deadline: float) -> None:
+        from airflow_provider_runware.ledger import ImageState
         from airflow_provider_runware.polling import format_deadline
         from airflow_provider_runware.triggers.runware import RunwareTaskTrigger
 
@@ -425,6 +431,7 @@ class RunwareImageInferenceOperator(BaseOperator):
         ledger: Mapping[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         """Resume after the trigger; this runs on a fresh operator instance, so state comes from args."""
+        from airflow_provider_runware.ledger import ImageLedger
         from airflow_provider_runware.planning import record_event
         from airflow_provider_runware.triggers.runware import validate_event
 
@@ -447,6 +454,8 @@ class RunwareImageInferenceOperator(BaseOperator):
 
     def _finish(self, context: Context, ledger: ImageLedger) -> list[dict[str, Any]]:
         """Verify, report, account; the ledger is saved before anything raises."""
+        from airflow_provider_runware.ledger import ImageState
+
         finisher = self._finisher()
         finisher.verify(ledger)
         finisher.report(ledger)
