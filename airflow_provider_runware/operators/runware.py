@@ -371,9 +371,8 @@ class RunwareImageInferenceOperator(BaseOperator):
 
     def _wait(self, context: Context, ledger: ImageLedger, deadline: float) -> None:
         """Poll in the worker until ``deadline``; transient errors are retried, the ledger is saved."""
-        from airflow_provider_runware.ledger import ImageState
 
-        running = ledger.in_state(ImageState.SUBMITTED)
+        running = ledger.waiting  # "submitting" too: Runware may know it though its answer was lost
         if not running:
             return
         from airflow_provider_runware.planning import record_poll
@@ -399,11 +398,10 @@ class RunwareImageInferenceOperator(BaseOperator):
             raise step.error
 
     def _defer(self, ledger: ImageLedger, deadline: float) -> None:
-        from airflow_provider_runware.ledger import ImageState
         from airflow_provider_runware.polling import format_deadline
         from airflow_provider_runware.triggers.runware import RunwareTaskTrigger
 
-        entries = ledger.in_state(ImageState.SUBMITTED)
+        entries = ledger.waiting
         running = [entry.task_uuid for entry in entries]
         self.log.info(
             "Deferring while Runware generates %d images (deadline %s)",

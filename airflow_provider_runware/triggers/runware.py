@@ -13,11 +13,15 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_runware.exceptions import RunwareError
+
+if TYPE_CHECKING:
+    from airflow_provider_runware.polling import PollStep
+    from airflow_provider_runware.schemas import PollState
 
 EVENT_STATUSES = frozenset({"success", "partial", "error", "timeout"})
 DEADLINE_GRACE_SECONDS = 5.0
@@ -100,7 +104,7 @@ class RunwareTaskTrigger(BaseTrigger):
                     yield TriggerEvent(self._event_for(watch.state, step))
                     return
 
-    def _event_for(self, state: Any, step: Any) -> dict[str, Any]:
+    def _event_for(self, state: PollState, step: PollStep) -> dict[str, Any]:
         from airflow_provider_runware.polling import WaitOutcome
 
         results = state.result_dicts()
@@ -110,7 +114,7 @@ class RunwareTaskTrigger(BaseTrigger):
         if step.outcome is WaitOutcome.TIMED_OUT:
             status = "timeout"
             message = f"Timed out waiting for Runware tasks: {', '.join(pending)}"
-        elif step.outcome is WaitOutcome.FAILED:
+        elif step.outcome is WaitOutcome.FAILED and step.error is not None:
             status, failure = "error", step.error.to_dict()
             message = f"Waiting for Runware ended: {step.error}"
         elif errors:
