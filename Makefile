@@ -14,7 +14,7 @@ CHAOS_SEED ?= 7
 CHAOS_RATE ?= 0.3
 CHAOS_ARGS ?=
 
-.PHONY: install demo test lint typecheck floors pytest chaos postgres-server bench clean
+.PHONY: install demo demo-products test lint typecheck floors pytest chaos postgres-server bench clean
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ install: $(STAMP) $(SDK_STAMP)
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
+# The product campaign with its human review step (example_dags/runware_product_campaign.py) on real
+# Airflow services, the emulator and moto; the review is answered through Airflow's REST API.
+# DEMO_ARGS="--screenshots docs/screenshots" also photographs the review step (needs chromium).
+demo-products: $(STAMP)
+	$(BIN)/python scripts/demo_products.py $(DEMO_ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check airflow_provider_runware tests example_dags scripts benchmarks
 	$(BIN)/ruff format --check airflow_provider_runware tests example_dags scripts benchmarks
@@ -77,4 +83,4 @@ bench: install
 	$(BIN)/python benchmarks/run.py $(if $(filter 1 yes true,$(BENCH_QUICK)),--quick)
 
 clean:
-	rm -rf $(VENV) $(SDK_VENV) $(AZURITE_DIR) demo-output .demo
+	rm -rf $(VENV) $(SDK_VENV) $(AZURITE_DIR) demo-output .demo .demo-products
