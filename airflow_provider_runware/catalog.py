@@ -17,7 +17,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_runware.exceptions import RunwareValidationError
 from airflow_provider_runware.models import DEFAULT_MODEL, GENERIC_RULES, MODELS
 from airflow_provider_runware.modelspec import IntRange, Lifecycle, ModelSpec, Pricing
 
@@ -71,27 +70,27 @@ class Violation:
         return f"{self.parameter}={shown} is invalid: must be {self.rule}"
 
 
-def _code(kind: str, parameter: str) -> str:
+def violation_code(kind: str, parameter: str) -> str:
     return f"{kind}{parameter[0].upper()}{parameter[1:]}"
 
 
-def _is_int(value: Any) -> bool:
+def is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_uuid_v4(value: Any) -> bool:
+def is_uuid_v4(value: Any) -> bool:
     return isinstance(value, str) and bool(UUID_PATTERN.match(value)) and uuid.UUID(value).version == 4
 
 
-def _check_int(task: Mapping[str, Any], name: str, bounds: IntRange) -> Iterable[Violation]:
+def check_int(task: Mapping[str, Any], name: str, bounds: IntRange) -> Iterable[Violation]:
     if name not in task:
         return
     value = task[name]
-    if not _is_int(value) or not bounds.contains(value):
-        yield Violation(name, value, bounds.describe(), _code("invalid", name))
+    if not is_int(value) or not bounds.contains(value):
+        yield Violation(name, value, bounds.describe(), violation_code("invalid", name))
 
 
-def _check_choice(task: Mapping[str, Any], name: str, choices: tuple[str, ...]) -> Iterable[Violation]:
+def check_choice(task: Mapping[str, Any], name: str, choices: tuple[str, ...]) -> Iterable[Violation]:
     if name not in task:
         return
     value = task[name]
@@ -104,23 +103,23 @@ def _check_choice(task: Mapping[str, Any], name: str, choices: tuple[str, ...]) 
         rule = "one of " + ", ".join(choices)
         if name in CASE_INSENSITIVE_PARAMETERS:
             rule += " (any letter case)"
-        yield Violation(name, value, rule, _code("invalid", name))
+        yield Violation(name, value, rule, violation_code("invalid", name))
 
 
-def _check_bool(task: Mapping[str, Any], name: str) -> Iterable[Violation]:
+def check_bool(task: Mapping[str, Any], name: str) -> Iterable[Violation]:
     if name in task and not isinstance(task[name], bool):
-        yield Violation(name, task[name], "a boolean (true or false)", _code("invalid", name))
+        yield Violation(name, task[name], "a boolean (true or false)", violation_code("invalid", name))
 
 
-def _check_url(task: Mapping[str, Any], name: str) -> Iterable[Violation]:
+def check_url(task: Mapping[str, Any], name: str) -> Iterable[Violation]:
     if name not in task:
         return
     value = task[name]
     if not isinstance(value, str) or not re.match(r"^https?://[^\s/?#]+", value):
-        yield Violation(name, _redact_url(value), "an http(s) URL", _code("invalid", name))
+        yield Violation(name, redact_url(value), "an http(s) URL", violation_code("invalid", name))
 
 
-def _redact_url(value: Any) -> Any:
+def redact_url(value: Any) -> Any:
     """Never echo a query string back: it may hold a presigned signature or a webhook token."""
     if isinstance(value, str) and "?" in value:
         return value.split("?", 1)[0] + "?***"
@@ -144,14 +143,17 @@ def _check_size(task: Mapping[str, Any], spec: ModelSpec) -> Iterable[Violation]
     if not has_width or not has_height:
         missing = "height" if has_width else "width"
         yield Violation(
-            missing, None, "present: width and height are required together", _code("missing", missing)
+            missing,
+            None,
+            "present: width and height are required together",
+            violation_code("missing", missing),
         )
         return
     width, height = task["width"], task["height"]
     for name, value in (("width", width), ("height", height)):
-        if not _is_int(value):
-            yield Violation(name, value, "an integer", _code("invalid", name))
-    if _is_int(width) and _is_int(height) and not spec.size_allowed(width, height):
+        if not is_int(value):
+            yield Violation(name, value, "an integer", violation_code("invalid", name))
+    if is_int(width) and is_int(height) and not spec.size_allowed(width, height):
         model = spec.air_id if spec.known else task.get("model")
         yield Violation("width", f"{width}x{height}", f"{spec.size_rule()} for {model}", "invalidWidth")
 
@@ -175,13 +177,71 @@ def _check_safety(task: Mapping[str, Any], spec: ModelSpec) -> Iterable[Violatio
         yield Violation("safety.mode", mode, "one of " + ", ".join(modes), "invalidSafety")
 
 
+IMAGE_INPUT_PARAMETERS = ("seedImage", "maskImage", "referenceImages")
+
+
+def _check_image_inputs(task: Mapping[str, Any], spec: ModelSpec) -> Iterable[Violation]:
+    """The inputs' shapes, and whether this model's page documents taking them at all."""
+    for name in ("seedImage", "maskImage"):
+        if name in task and (not isinstance(task[name], str) or not task[name].strip()):
+            yield Violation(
+                name,
+                redact_url(task[name]),
+                "an image reference (a non-empty string)",
+                violation_code("invalid", name),
+            )
+    references = task.get("referenceImages")
+    if "referenceImages" in task and (
+        not isinstance(references, list)
+        or not references
+        or not all(isinstance(item, str) and item.strip() for item in references)
+    ):
+        yield Violation(
+            "referenceImages", references, "a non-empty list of image references", "invalidReferenceImages"
+        )
+    if "maskImage" in task and "seedImage" not in task:
+        yield Violation(
+            "maskImage",
+            redact_url(task["maskImage"]),
+            "given with seedImage (inpainting edits the seed image)",
+            "invalidMaskImage",
+        )
+    if "strength" in task:
+        strength = task["strength"]
+        if isinstance(strength, bool) or not isinstance(strength, int | float) or not 0 <= strength <= 1:
+            yield Violation("strength", strength, "a number from 0 to 1", "invalidStrength")
+    supported = spec.image_inputs
+    if supported is None:
+        return
+    refused = {
+        "seedImage": not supported.seed_image,
+        "maskImage": not supported.mask_image,
+        "referenceImages": not supported.reference_images,
+    }
+    for name in IMAGE_INPUT_PARAMETERS:
+        if name in task and refused[name]:
+            yield Violation(
+                name,
+                redact_url(task[name]) if isinstance(task[name], str) else task[name],
+                f"left out: {spec.air_id} ({spec.name}) takes {supported.describe()}",
+                "unsupportedImageInput",
+            )
+    if isinstance(references, list) and 0 < supported.reference_images < len(references):
+        yield Violation(
+            "referenceImages",
+            f"{len(references)} images",
+            f"at most {supported.reference_images} images for {spec.air_id} ({spec.name})",
+            "invalidReferenceImages",
+        )
+
+
 def validate_image_inference(task: Mapping[str, Any]) -> list[Violation]:
     """Every rule ``task`` (wire form) breaks, in a stable order; empty when it is acceptable.
 
     Unknown extra parameters are not judged: new API features must not be blocked by an old catalog.
     """
     violations: list[Violation] = []
-    if not _is_uuid_v4(task.get("taskUUID")):
+    if not is_uuid_v4(task.get("taskUUID")):
         violations.append(
             Violation(
                 "taskUUID", task.get("taskUUID"), "a UUID v4 (8-4-4-4-12 hex digits)", "invalidTaskUUID"
@@ -197,27 +257,32 @@ def validate_image_inference(task: Mapping[str, Any]) -> list[Violation]:
         spec = get_model_spec(model)
     violations.extend(_check_prompt(task, spec))
     violations.extend(_check_size(task, spec))
-    violations.extend(_check_choice(task, "outputType", OUTPUT_TYPES))
-    violations.extend(_check_choice(task, "outputFormat", spec.output_formats))
-    violations.extend(_check_choice(task, "deliveryMethod", DELIVERY_METHODS))
-    violations.extend(_check_int(task, "outputQuality", spec.output_quality))
-    violations.extend(_check_int(task, "numberResults", spec.number_results))
-    violations.extend(_check_int(task, "ttl", spec.ttl))
-    violations.extend(_check_bool(task, "includeCost"))
-    violations.extend(_check_url(task, "webhookURL"))
-    violations.extend(_check_url(task, "uploadEndpoint"))
+    violations.extend(check_choice(task, "outputType", OUTPUT_TYPES))
+    violations.extend(check_choice(task, "outputFormat", spec.output_formats))
+    violations.extend(check_choice(task, "deliveryMethod", DELIVERY_METHODS))
+    violations.extend(check_int(task, "outputQuality", spec.output_quality))
+    violations.extend(check_int(task, "numberResults", spec.number_results))
+    violations.extend(check_int(task, "ttl", spec.ttl))
+    violations.extend(check_bool(task, "includeCost"))
+    violations.extend(check_url(task, "webhookURL"))
+    violations.extend(check_url(task, "uploadEndpoint"))
     violations.extend(_check_safety(task, spec))
+    violations.extend(_check_image_inputs(task, spec))
     return violations
 
 
-def raise_for_violations(violations: Sequence[Violation], task_uuid: str | None = None) -> None:
+def raise_for_violations(
+    violations: Sequence[Violation], task_uuid: str | None = None, task_type: str = "imageInference"
+) -> None:
     """Turn catalog violations into one error that lists them all (fixing one at a time is tedious)."""
     if not violations:
         return
+    from airflow_provider_runware.exceptions import RunwareValidationError
+
     first = violations[0]
     message = "; ".join(v.message() for v in violations)
     raise RunwareValidationError(
-        f"Invalid imageInference request: {message}",
+        f"Invalid {task_type} request: {message}",
         code=first.code,
         parameter=first.parameter if len(violations) == 1 else [v.parameter for v in violations],
         task_uuid=task_uuid,

@@ -23,10 +23,10 @@ from airflow_provider_runware.exceptions import (
     RunwareUploadError,
     error_from_dict,
 )
-from airflow_provider_runware.inference import InferenceArguments
 from airflow_provider_runware.ledger import ImageEntry, ImageLedger, ImageState
 
 if TYPE_CHECKING:
+    from airflow_provider_runware.arguments import ImageTaskArguments
     from airflow_provider_runware.storage import OutputLocation
 
 NOT_STORED_HINT = (
@@ -40,6 +40,20 @@ UNFINISHED_REASON = {
     ImageState.SUBMITTED: "still running at Runware when the wait ended",
     ImageState.FINISHED: "generated but its object was not checked",
 }
+
+
+def input_displays(request: ImageTaskArguments) -> dict[str, Any]:
+    """Each image input as the record shows it: a URI, a URL without its secrets, or a UUID."""
+    from airflow_provider_runware.storage.base import strip_secrets
+
+    shown: dict[str, Any] = {}
+    for argument in request.IMAGE_INPUTS:
+        value = getattr(request, argument)
+        if isinstance(value, list):
+            shown[argument] = [strip_secrets(str(item)) for item in value]
+        elif value is not None:
+            shown[argument] = strip_secrets(str(value))
+    return shown
 
 
 def describe(error: Mapping[str, Any] | None) -> str:
@@ -60,12 +74,12 @@ class Finisher:
     verify_uploads: bool
     fail_on_partial: bool
     object_name_for: Callable[[ImageEntry], str]
-    requests: list[InferenceArguments]
+    requests: list[ImageTaskArguments]
 
     def record(self, entry: ImageEntry) -> dict[str, Any]:
         """The small per-image record users get in XCom: never the base64 payload or a signed URL."""
         item = entry.result or {}
-        args = self.requests[entry.row or 0]
+        request = self.requests[entry.row or 0]
         record: dict[str, Any] = {
             **({} if entry.row is None else {"row": entry.row}),
             "index": entry.index,
@@ -74,11 +88,8 @@ class Finisher:
             "seed": item.get("seed"),
             "cost": item.get("cost"),
             "nsfw": item.get("NSFWContent"),
-            "model": args.model,
-            "width": int(args.width),
-            "height": int(args.height),
-            "format": args.output_format,
-            "positive_prompt": args.positive_prompt,
+            **request.record_fields(),
+            **input_displays(request),
         }
         if self.location is not None:
             record["storage_uri"] = self.location.uri_for(self.object_name_for(entry))

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from datetime import date
 
-from airflow_provider_runware.modelspec import IntRange, Lifecycle, ModelSpec, Pricing, Size
+from airflow_provider_runware.modelspec import (
+    TEXT_TO_IMAGE_ONLY,
+    ImageInputs,
+    IntRange,
+    Lifecycle,
+    ModelSpec,
+    Pricing,
+    Size,
+)
 
 DOCS = "https://runware.ai/docs"
 # Runware's notice on the DALL·E model pages: "deprecated and will be deactivated on May 12, 2026.
@@ -21,6 +29,36 @@ DALLE_RETIREMENT = Lifecycle(
 GPT_IMAGE_1_SIZES: frozenset[Size] = frozenset({(1024, 1024), (1536, 1024), (1024, 1536)})
 IMAGEN_4_SIZES: frozenset[Size] = frozenset(
     {(1024, 1024), (768, 1408), (1408, 768), (896, 1280), (1280, 896)}
+)
+# Which image inputs a model takes is read from the "Supported workflows" and "Reference images" lines
+# of Runware's provider pages (https://runware.ai/docs/en/providers/<provider>).
+PROVIDER_PAGES = "https://runware.ai/docs/en/providers"
+GEMINI_FLASH_IMAGE_SIZES: frozenset[Size] = frozenset(
+    {
+        (1024, 1024),
+        (1248, 832),
+        (832, 1248),
+        (1184, 864),
+        (864, 1184),
+        (1152, 896),
+        (896, 1152),
+        (1344, 768),
+        (768, 1344),
+        (1536, 672),
+    }
+)
+FLUX_KONTEXT_SIZES: frozenset[Size] = frozenset(
+    {
+        (1568, 672),
+        (1392, 752),
+        (1184, 880),
+        (1248, 832),
+        (1024, 1024),
+        (832, 1248),
+        (880, 1184),
+        (752, 1392),
+        (672, 1568),
+    }
 )
 
 # Models Runware does not document get these: no size grid, no prompt ceiling, no safety-mode list.
@@ -35,7 +73,14 @@ GENERIC_RULES = ModelSpec(
 )
 
 
-def _listed_sizes(air_id: str, name: str, slug: str, sizes: frozenset[Size], pricing: Pricing) -> ModelSpec:
+def _listed_sizes(
+    air_id: str,
+    name: str,
+    slug: str,
+    sizes: frozenset[Size],
+    pricing: Pricing,
+    image_inputs: ImageInputs | None = None,
+) -> ModelSpec:
     """A model whose page lists the exact sizes it accepts and states no other rule we judge."""
     return ModelSpec(
         air_id=air_id,
@@ -44,7 +89,8 @@ def _listed_sizes(air_id: str, name: str, slug: str, sizes: frozenset[Size], pri
         dimension=None,
         allowed_sizes=sizes,
         pricing=pricing,
-        source_url=f"{DOCS}/models/{slug}",
+        image_inputs=image_inputs,
+        source_url=slug if slug.startswith("https://") else f"{DOCS}/models/{slug}",
     )
 
 
@@ -63,6 +109,7 @@ _SPECS = (
             ),
         ),
         lifecycle=DALLE_RETIREMENT,
+        image_inputs=TEXT_TO_IMAGE_ONLY,  # the model page: "Supported workflows: Text-to-image"
         source_url=f"{DOCS}/models/openai-dalle-2",
     ),
     ModelSpec(
@@ -72,6 +119,7 @@ _SPECS = (
         dimension=None,
         pricing=Pricing(note="No price on the pages read."),
         lifecycle=DALLE_RETIREMENT,
+        image_inputs=TEXT_TO_IMAGE_ONLY,
         # Prompt rule from the OpenAI provider page; the retirement notice from the model's own page
         # (https://runware.ai/docs/models/openai-dalle-3/examples). Sizes: not read, generic rules.
         source_url="https://runware.ai/docs/en/providers/openai",
@@ -85,6 +133,7 @@ _SPECS = (
             by_size=(((1024, 1024), 0.167),),
             note="The page prices 1K at $0.167; the 3:2 and 2:3 sizes are not priced separately.",
         ),
+        TEXT_TO_IMAGE_ONLY,  # the OpenAI provider page lists text-to-image only
     ),
     _listed_sizes(
         "openai:1@2",
@@ -133,6 +182,7 @@ _SPECS = (
             }
         ),
         Pricing(any_size=0.06, note="The page prices 2K at $0.06; every accepted size is 2K."),
+        TEXT_TO_IMAGE_ONLY,
     ),
     _listed_sizes(
         "google:2@1",
@@ -140,6 +190,7 @@ _SPECS = (
         "google-imagen-4-preview",
         IMAGEN_4_SIZES,
         Pricing(by_size=(((1024, 1024), 0.04),), note="Priced at 1024x1024 only."),
+        TEXT_TO_IMAGE_ONLY,
     ),
     _listed_sizes(
         "google:2@2",
@@ -147,6 +198,7 @@ _SPECS = (
         "google-imagen-4-ultra",
         IMAGEN_4_SIZES,
         Pricing(by_size=(((1024, 1024), 0.06),), note="Priced at 1024x1024 only."),
+        TEXT_TO_IMAGE_ONLY,
     ),
     _listed_sizes(
         "google:2@3",
@@ -157,6 +209,7 @@ _SPECS = (
             by_size=tuple((size, 0.02) for size in sorted(IMAGEN_4_SIZES)),
             note="The page prices every accepted size at $0.02.",
         ),
+        TEXT_TO_IMAGE_ONLY,
     ),
     _listed_sizes(
         "bytedance:5@0",
@@ -184,6 +237,23 @@ _SPECS = (
             }
         ),
         Pricing(by_size=(((1024, 1024), 0.03),), note="Priced at 1024x1024 only."),
+        ImageInputs(reference_images=14),  # "Supports up to 14 images via referenceImages"
+    ),
+    _listed_sizes(
+        "google:4@1",
+        "Gemini Flash Image 2.5",
+        f"{PROVIDER_PAGES}/google",
+        GEMINI_FLASH_IMAGE_SIZES,
+        Pricing(note="No price on the provider page."),
+        ImageInputs(reference_images=8),  # "Supports up to 8 images via referenceImages"
+    ),
+    _listed_sizes(
+        "bfl:3@1",
+        "FLUX.1 Kontext [pro]",
+        f"{PROVIDER_PAGES}/bfl",
+        FLUX_KONTEXT_SIZES,
+        Pricing(note="No price on the provider page."),
+        ImageInputs(reference_images=2),  # "Supports referenceImages with 2 images"
     ),
 )
 

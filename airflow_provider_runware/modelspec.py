@@ -77,12 +77,34 @@ class Pricing:
 
 
 @dataclass(frozen=True)
+class ImageInputs:
+    """Which image inputs a model's page documents: a seed image (image-to-image, outpainting), a mask
+    (inpainting, with a seed image) and how many reference images (editing models)."""
+
+    seed_image: bool = False
+    mask_image: bool = False
+    reference_images: int = 0
+
+    def describe(self) -> str:
+        accepted = [
+            name for name, ok in (("seedImage", self.seed_image), ("maskImage", self.mask_image)) if ok
+        ]
+        if self.reference_images:
+            accepted.append(f"up to {self.reference_images} referenceImages")
+        return ", ".join(accepted) if accepted else "no image inputs (text-to-image only)"
+
+
+TEXT_TO_IMAGE_ONLY = ImageInputs()
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """What one model accepts, what it costs and where that was read.
 
     ``allowed_sizes`` wins over ``dimension`` when set; ``dimension=None`` means the catalog judges no
     size bounds (only that width and height are positive integers given together). ``safety_modes``
-    and ``prompt_length.maximum`` of ``None`` likewise mean "not documented, not judged".
+    and ``prompt_length.maximum`` of ``None`` likewise mean "not documented, not judged"; so does
+    ``image_inputs=None`` (a model whose page was not read may take any input).
     """
 
     air_id: str
@@ -97,6 +119,7 @@ class ModelSpec:
     safety_modes: tuple[str, ...] | None = ("none", "fast")
     pricing: Pricing = field(default_factory=Pricing)
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    image_inputs: ImageInputs | None = None
     source_url: str | None = None
     known: bool = True
 

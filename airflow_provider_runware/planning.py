@@ -22,20 +22,21 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_runware.catalog import get_model_spec
+from airflow_provider_runware.catalog import get_model_spec, raise_for_violations
 from airflow_provider_runware.exceptions import (
     ErrorCategory,
     RunwareCostLimitError,
     RunwareLostTaskError,
     RunwareValidationError,
 )
-from airflow_provider_runware.inference import InferenceArguments
 from airflow_provider_runware.ledger import ImageEntry, ImageLedger, ImageState
 from airflow_provider_runware.schemas import ImageInferenceRequest, PollState
 
 if TYPE_CHECKING:
+    from airflow_provider_runware.arguments import ImageTaskArguments
     from airflow_provider_runware.hooks.runware import RunwareHook
     from airflow_provider_runware.storage import OutputLocation
+    from airflow_provider_runware.storage.inputs import ImageInput, InputResolver
 
 UPLOAD_URL_MARGIN = timedelta(minutes=15)
 LOST_HINT = (
@@ -73,12 +74,13 @@ class SubmissionPlanner:
 
     hook: RunwareHook
     log: logging.Logger | Any
-    requests: list[InferenceArguments]
+    requests: list[ImageTaskArguments]
     location: OutputLocation | None
     object_name_for: Callable[[ImageEntry], str]
     timeout: float
     webhook_url: str | None = None
     max_cost_usd: float | None = None
+    inputs: InputResolver | None = None
 
     def reconcile(self, ledger: ImageLedger, now: float) -> None:
         """Ask Runware about every image an earlier try recorded as submitting or submitted."""
@@ -141,7 +143,28 @@ class SubmissionPlanner:
             len(ledger.waiting),
         )
 
-    def _request(self, entry: ImageEntry) -> InferenceArguments:
+    def _image_inputs(self, entry: ImageEntry) -> list[ImageInput]:
+        """The entry's image inputs, each named by the argument (and batch row) it came from."""
+        from airflow_provider_runware.storage.inputs import parse_image_input
+
+        where = "" if entry.row is None else f"requests[{entry.row}]."
+        return [
+            parse_image_input(reference, f"{where}{argument}")
+            for argument, reference in self._request(entry).image_input_references()
+        ]
+
+    def check_inputs(self, entries: list[ImageEntry]) -> None:
+        """Every input object exists before anything is submitted: a missing photo must not cost."""
+        if self.inputs is None:
+            return
+        checked: set[str] = set()
+        for entry in entries:
+            for image_input in self._image_inputs(entry):
+                if image_input.reference not in checked:
+                    self.inputs.check(image_input)
+                    checked.add(image_input.reference)
+
+    def _request(self, entry: ImageEntry) -> ImageTaskArguments:
         return self.requests[entry.row or 0]
 
     def submit(self, ledger: ImageLedger, save: Callable[[ImageLedger], None]) -> None:
@@ -149,6 +172,7 @@ class SubmissionPlanner:
         to_submit = ledger.in_state(ImageState.PLANNED)
         if not to_submit:
             return
+        self.check_inputs(to_submit)
         self.guard_cost(to_submit)
         now = time.time()
         ledger.mark_submitting(to_submit, now, self.timeout, UPLOAD_URL_MARGIN.total_seconds())
@@ -174,17 +198,42 @@ class SubmissionPlanner:
         result.raise_for_errors()
 
     def _wire_task(self, entry: ImageEntry, now: float) -> dict[str, Any]:
-        task = self._request(entry).wire_task(entry.task_uuid)
-        task.update(numberResults=1, deliveryMethod="async")
+        request = self._request(entry)
+        task = request.wire_task(entry.task_uuid)
+        task["deliveryMethod"] = "async"
+        # Runware may fetch inputs and PUT the result as late as the image's deadline: both URLs
+        # stay valid until the upload URL expiry the ledger recorded.
+        expires_in = timedelta(seconds=max((entry.upload_expires_at or now + self.timeout) - now, 1.0))
         if self.location is not None:
-            assert entry.upload_expires_at is not None
-            expires_in = timedelta(seconds=max(entry.upload_expires_at - now, 1.0))
             task["uploadEndpoint"] = self.location.target_for(
                 self.object_name_for(entry), expires_in
             ).upload_url
         if self.webhook_url:
             task["webhookURL"] = self.webhook_url
-        return ImageInferenceRequest.from_wire(task).to_wire()
+        if self.inputs is not None:
+            self._resolve_inputs(task, request, entry, expires_in)
+        if request.TASK_TYPE == "imageInference":
+            task["numberResults"] = 1
+            return ImageInferenceRequest.from_wire(task).to_wire()
+        raise_for_violations(
+            request.rule_violations(task), task_uuid=entry.task_uuid, task_type=request.TASK_TYPE
+        )
+        return task
+
+    def _resolve_inputs(
+        self, task: dict[str, Any], request: ImageTaskArguments, entry: ImageEntry, expires_in: timedelta
+    ) -> None:
+        """Swap each input reference for what Runware can fetch (a presigned GET, a URL or a UUID)."""
+        assert self.inputs is not None
+        resolved = iter(self.inputs.wire_value(i, expires_in) for i in self._image_inputs(entry))
+        for argument in request.IMAGE_INPUTS:
+            parameter = request.wire_names()[argument]
+            if parameter not in task:
+                continue
+            if isinstance(task[parameter], list):
+                task[parameter] = [next(resolved) for _ in task[parameter]]
+            else:
+                task[parameter] = next(resolved)
 
 
 def record_poll(ledger: ImageLedger, state: PollState) -> None:

@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseSensorOperator, PokeReturnValue, conf
 
-from airflow_provider_runware.exceptions import RunwareValidationError
-
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
@@ -32,6 +30,8 @@ def parse_task_uuids(value: Any) -> list[str]:
     else:
         items = value
     if not isinstance(items, Sequence) or isinstance(items, str):
+        from airflow_provider_runware.exceptions import RunwareValidationError
+
         raise RunwareValidationError(f"task_uuids={value!r} is invalid: must be a list of taskUUIDs")
     uuids = [str(item).strip() for item in items if str(item).strip()]
     if not uuids:
@@ -120,7 +120,7 @@ class RunwareTaskSensor(BaseSensorOperator):
         state = self._check()
         if state.done:
             return image_records(state.result_dicts())
-        from airflow_provider_runware.operators.runware import DEFERRAL_RACE_MARGIN
+        from airflow_provider_runware.operators.execution import DEFERRAL_RACE_MARGIN
         from airflow_provider_runware.triggers.runware import RunwareTaskTrigger
 
         self.log.info("Deferring while waiting for Runware tasks: %s", ", ".join(state.pending))

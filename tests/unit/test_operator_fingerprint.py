@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from airflow_provider_runware.operators.execution import fingerprint as request_fingerprint
 from airflow_provider_runware.operators.runware import RunwareImageInferenceOperator
 
 
@@ -18,8 +19,8 @@ def operator(**overrides: object) -> RunwareImageInferenceOperator:
 
 
 def fingerprint(op: RunwareImageInferenceOperator) -> str:
-    (request,) = op._requests()
-    return op._fingerprint(request)
+    (request,) = op._rows()[0]
+    return request_fingerprint(request, op.output_location, op.regenerate)
 
 
 def test_identical_requests_share_a_fingerprint_and_so_their_images() -> None:

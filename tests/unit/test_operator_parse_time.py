@@ -120,7 +120,7 @@ def test_the_batch_form_takes_the_operators_arguments_as_defaults() -> None:
         extra_params={"seed": 1},
         requests=[{"positive_prompt": "a mug"}, {"positive_prompt": "a lamp", "extra_params": {"seed": 2}}],
     )
-    first, second = op._requests()
+    first, second = op._rows()[0]
     assert (first.width, first.height, first.extra_params) == (512, 512, {"seed": 1})
     assert (second.positive_prompt, second.extra_params) == ("a lamp", {"seed": 2})
 

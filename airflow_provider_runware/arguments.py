@@ -1,0 +1,212 @@
+"""What every Runware image task an operator submits has in common, before and after rendering.
+
+One subclass per task type (``inference``, ``background_removal``, ``upscale``) says which operator
+arguments map to which wire parameters, which of them are image inputs and which rules apply; the
+batch form, templating, ``extra_params`` and the per-image ledger work the same for all of them.
+Pure Python on purpose: the operators build these when a DAG file is parsed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, ClassVar
+
+from airflow_provider_runware.catalog import Violation, get_model_spec
+
+PLACEHOLDER_UUID = "00000000-0000-4000-8000-000000000000"
+BULKY_OUTPUT_TYPES = ("base64Data", "dataURI")
+MANAGED_PARAMETERS = ("taskType", "taskUUID", "deliveryMethod", "uploadEndpoint", "webhookURL")
+# Parameters every image task type takes (operator argument -> wire parameter).
+COMMON_PARAMETERS = {
+    "model": "model",
+    "output_format": "outputFormat",
+    "output_type": "outputType",
+    "output_quality": "outputQuality",
+    "include_cost": "includeCost",
+    "ttl": "ttl",
+}
+INTEGER_PARAMETERS = frozenset({"width", "height", "numberResults", "outputQuality", "ttl", "upscaleFactor"})
+
+
+@dataclass(kw_only=True)
+class ImageTaskArguments:
+    """An operator's request-shaping arguments for one task type; values may still be templates."""
+
+    TASK_TYPE: ClassVar[str]
+    # Operator argument -> wire parameter, besides COMMON_PARAMETERS; extra_params may not set these.
+    PARAMETERS: ClassVar[Mapping[str, str]]
+    # The arguments that are image inputs (a URI, URL or imageUUID each, or a list of them).
+    IMAGE_INPUTS: ClassVar[tuple[str, ...]] = ()
+
+    model: Any
+    output_format: Any = "JPG"
+    output_type: Any = "URL"
+    output_quality: Any = None
+    include_cost: Any = True
+    ttl: Any = None
+    extra_params: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def wire_names(cls) -> dict[str, str]:
+        return {**COMMON_PARAMETERS, **cls.PARAMETERS}
+
+    @classmethod
+    def row_fields(cls) -> frozenset[str]:
+        """What one row of the operator's batch form (``requests=[...]``) may set."""
+        return frozenset({*cls.wire_names(), "extra_params"})
+
+    def wire_task(self, task_uuid: str = PLACEHOLDER_UUID) -> dict[str, Any]:
+        """The whole request as one wire task, image inputs as the user wrote them."""
+        task: dict[str, Any] = {"taskType": self.TASK_TYPE, "taskUUID": task_uuid}
+        for argument, parameter in self.wire_names().items():
+            value = getattr(self, argument)
+            if value is not None:
+                task[parameter] = coerce_rendered(parameter, value)
+        task.update(self.extra_params or {})
+        return task
+
+    def rule_violations(self, task: Mapping[str, Any]) -> list[Violation]:
+        """The task type's own rules, judged on the wire form (shared with the emulator)."""
+        raise NotImplementedError
+
+    def violations(self, skip_arguments: Iterable[str] = ()) -> list[Violation]:
+        names = self.wire_names()
+        skipped = {names.get(name, name) for name in skip_arguments}
+        found = [
+            v for v in self.rule_violations(self.wire_task()) if v.parameter.split(".")[0] not in skipped
+        ]
+        found.extend(self._extra_params_violations())
+        return found
+
+    def _extra_params_violations(self) -> list[Violation]:
+        extra = self.extra_params
+        if extra is None:
+            return []
+        if not isinstance(extra, Mapping):
+            return [
+                Violation("extra_params", extra, "a dict of extra Runware parameters", "invalidExtraParams")
+            ]
+        clashes = sorted(set(extra) & (set(self.wire_names().values()) | set(MANAGED_PARAMETERS)))
+        return [
+            Violation(
+                f"extra_params.{name}",
+                extra[name],
+                "set through the operator's own argument (or managed by the provider), not extra_params",
+                "invalidExtraParams",
+            )
+            for name in clashes
+        ]
+
+    def image_input_references(self) -> list[tuple[str, Any]]:
+        """Every image input as ``(argument[index], reference)``, in a stable order."""
+        found: list[tuple[str, Any]] = []
+        for argument in self.IMAGE_INPUTS:
+            value = getattr(self, argument)
+            if isinstance(value, list | tuple):
+                found.extend((f"{argument}[{position}]", item) for position, item in enumerate(value))
+            elif value is not None:
+                found.append((argument, value))
+        return found
+
+    @property
+    def expected_images(self) -> int:
+        return 1
+
+    def estimated_cost(self, images: int) -> float | None:
+        """What ``images`` results cost at most; ``None`` when no documented price covers them."""
+        return get_model_spec(str(self.model)).estimate_cost(images)
+
+    def record_fields(self) -> dict[str, Any]:
+        """What the per-image XCom record says about the request (small, no secrets)."""
+        return {"model": self.model, "format": self.output_format}
+
+    def with_row(self, row: Any, position: int) -> tuple[ImageTaskArguments | None, list[Violation]]:
+        """This request with one row of the batch form applied: the row's values win, its
+        ``extra_params`` are merged over the operator's. Returns the problems instead of raising, so
+        every bad row of a batch is named at once."""
+        where = f"requests[{position}]"
+        if not isinstance(row, Mapping):
+            rule = "a dict of operator arguments, e.g. " + self.row_example()
+            return None, [Violation(where, row, rule, "invalidRequests")]
+        allowed = self.row_fields()
+        unknown = sorted(set(row) - allowed)
+        if unknown:
+            rule = f"one of {', '.join(sorted(allowed))}"
+            return None, [
+                Violation(f"{where}.{name}", row[name], rule, "invalidRequests") for name in unknown
+            ]
+        extra = {**(self.extra_params or {}), **(row.get("extra_params") or {})}
+        return replace(self, **{**row, "extra_params": extra}), []
+
+    @classmethod
+    def row_example(cls) -> str:
+        names = [f.name for f in fields(cls) if f.name in cls.PARAMETERS][:3]
+        return "{" + ", ".join(f"{name!r}: ..." for name in names) + "}"
+
+
+def requests_from(
+    base: ImageTaskArguments, requests: Any, skip_arguments: Iterable[str] = ()
+) -> tuple[list[ImageTaskArguments], list[Violation]]:
+    """The requests of one task instance: ``base`` alone, or ``base`` with each row of the batch
+    form (a list of dicts, or its JSON) applied; and every rule they break, named by row."""
+    if requests is None:
+        return [base], base.violations(skip_arguments=skip_arguments)
+    rows = requests
+    if isinstance(rows, str):
+        try:
+            rows = json.loads(rows)
+        except ValueError:
+            rows = None
+    if not isinstance(rows, list) or not rows:
+        return [], [
+            Violation("requests", requests, "a non-empty list of dicts (or its JSON)", "invalidRequests")
+        ]
+    result, problems = [], []
+    for position, row in enumerate(rows):
+        arguments, violations = base.with_row(row, position)
+        if arguments is not None:
+            result.append(arguments)
+            violations = [
+                replace(v, parameter=f"requests[{position}].{v.parameter}")
+                for v in arguments.violations(skip_arguments=skip_arguments)
+            ]
+        problems += violations
+    return result, problems
+
+
+def is_templated(value: Any) -> bool:
+    """Values Airflow will render or resolve later cannot be judged when the DAG is parsed."""
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, Mapping):
+        return any(is_templated(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(is_templated(v) for v in value)
+    return not isinstance(value, int | float | bool | type(None))
+
+
+def coerce_rendered(parameter: str, value: Any) -> Any:
+    """Templates render to strings; integer parameters written as ``"{{ params.width }}"`` mean ints.
+
+    Only whole-number strings are converted, so ``"512.5"`` or ``"big"`` still reach validation and
+    fail there with the value named.
+    """
+    if parameter in INTEGER_PARAMETERS and isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return value
+
+
+def as_reference_list(value: Any) -> Any:
+    """A list-valued image input rendered from a template arrives as its JSON (or one reference)."""
+    if not isinstance(value, str):
+        return list(value) if isinstance(value, tuple) else value
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            return value
+        return parsed
+    return [text] if text else value

@@ -1,0 +1,260 @@
+"""One run of a Runware image operator: plan, submit, wait or defer, finish.
+
+``planning`` decides what to submit, the hook and the trigger wait through one poll decision
+(``polling``), and ``finishing`` verifies, accounts for every image and reports the cost. Every try of
+every wait mode goes through the same three steps, so a retry, a crash or a manual clear picks up
+what earlier tries paid for. Imported by the worker when a task runs, never when a DAG file is parsed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_runware.exceptions import RunwareError, error_from_dict
+from airflow_provider_runware.finishing import Finisher
+from airflow_provider_runware.identity import (
+    TaskInstanceIdentity,
+    derive_task_uuid,
+    object_name,
+    request_fingerprint,
+)
+from airflow_provider_runware.ledger import ImageEntry, ImageLedger, ImageState, RequestPlan
+from airflow_provider_runware.planning import SubmissionPlanner, check_location, record_event, record_poll
+from airflow_provider_runware.polling import WaitOutcome, format_deadline
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_runware.arguments import ImageTaskArguments
+    from airflow_provider_runware.hooks.runware import RunwareHook
+    from airflow_provider_runware.operators.base import RunwareImageTaskOperator
+    from airflow_provider_runware.storage import OutputLocation
+    from airflow_provider_runware.storage.inputs import InputResolver
+
+LEDGER_KEY = "runware_images"
+# Airflow can fail a task that resumes within seconds of deferring (apache/airflow#72716: the
+# executor's stale "success" for the deferring try arrives after the resumed try started). So the
+# worker first waits this long itself (fast images never defer), and a trigger never fires sooner
+# than this after deferral.
+WORKER_WAIT_SECONDS = 8.0
+DEFERRAL_RACE_MARGIN = 8.0
+
+
+def fingerprint(request: ImageTaskArguments, output_location: str | None, regenerate: str | None) -> str:
+    """What makes two requests the same images: the wire task as the user wrote it (input URIs, not
+    their signed URLs), where the images go, and ``regenerate``; not how many are asked for, so
+    asking for more later reuses the ones already made."""
+    task = request.wire_task()
+    task.pop("numberResults", None)
+    task["outputLocation"] = output_location
+    task["regenerate"] = regenerate
+    return request_fingerprint(task)
+
+
+class ImageTaskRun:
+    """The operator's arguments, rendered, applied to one task instance's try."""
+
+    def __init__(self, operator: RunwareImageTaskOperator, context: Context) -> None:
+        self.operator = operator
+        self.context = context
+        self.log = operator.log
+        self.identity = TaskInstanceIdentity.from_context(context)
+        self.requests: list[ImageTaskArguments] = operator._rows()[0]
+        self.batch = operator.requests is not None
+        self._location: OutputLocation | None = None
+        self._hook: RunwareHook | None = None
+
+    # ----- building blocks --------------------------------------------------------------------
+
+    @property
+    def hook(self) -> RunwareHook:
+        """One hook (one connection lookup, one HTTP client) per run."""
+        if self._hook is None:
+            from airflow_provider_runware.hooks.runware import RunwareHook
+
+            self._hook = RunwareHook(runware_conn_id=self.operator.runware_conn_id)
+        return self._hook
+
+    @property
+    def location(self) -> OutputLocation | None:
+        """Parsed once per run: each parse builds a storage hook and a cloud client."""
+        if self.operator.output_location and self._location is None:
+            from airflow_provider_runware.storage import parse_output_location
+
+            self._location = parse_output_location(
+                self.operator.output_location, self.operator.storage_conn_id
+            )
+        return self._location
+
+    def _inputs(self) -> InputResolver | None:
+        if not any(arguments.image_input_references() for arguments in self.requests):
+            return None
+        from airflow_provider_runware.storage.inputs import InputResolver
+
+        return InputResolver(self.operator.storage_conn_id, self.operator.output_location)
+
+    def _object_name(self, entry: ImageEntry) -> str:
+        output_format = self.requests[entry.row or 0].output_format
+        return object_name(self.identity, entry.index, str(output_format), row=entry.row)
+
+    def _load_ledger(self) -> ImageLedger | None:
+        store = self.context.get("task_state_store")
+        return ImageLedger.from_json(store.get(LEDGER_KEY)) if store is not None else None
+
+    def _save_ledger(self, ledger: ImageLedger) -> None:
+        self.operator._ledger = ledger
+        store = self.context.get("task_state_store")
+        if store is not None:
+            store.set(LEDGER_KEY, ledger.to_json())
+
+    def _planner(self) -> SubmissionPlanner:
+        return SubmissionPlanner(
+            hook=self.hook,
+            log=self.log,
+            requests=self.requests,
+            location=self.location,
+            object_name_for=self._object_name,
+            timeout=self.operator.timeout,
+            webhook_url=self.operator.webhook_url,
+            max_cost_usd=self.operator.max_cost_usd,
+            inputs=self._inputs(),
+        )
+
+    def _finisher(self) -> Finisher:
+        return Finisher(
+            log=self.log,
+            location=self.location,
+            verify_uploads=self.operator.verify_uploads,
+            fail_on_partial=self.operator.fail_on_partial,
+            object_name_for=self._object_name,
+            requests=self.requests,
+        )
+
+    # ----- execute paths ----------------------------------------------------------------------
+
+    def execute(self) -> Any:
+        ledger = self._submit()
+        if not self.operator.wait_for_completion:
+            return ledger.task_uuids
+        deadline = ledger.wait_deadline()
+        if deadline is not None and self.operator.deferrable:
+            self._wait(ledger, min(time.time() + WORKER_WAIT_SECONDS, deadline))
+            if ledger.waiting and time.time() < deadline:
+                self._defer(ledger, deadline)
+        elif deadline is not None:
+            self._wait(ledger, deadline)
+        return self._finish(ledger)
+
+    def _submit(self) -> ImageLedger:
+        """Plan, reconcile with earlier tries, then submit only what no earlier try paid for."""
+        self.operator._check_arguments(at_parse_time=False)
+        location = self.location
+        if location is not None:
+            images = sum(request.expected_images for request in self.requests)
+            check_location(location, images, self.operator.timeout)
+        plans = [
+            RequestPlan(
+                row=row if self.batch else None,
+                fingerprint=fingerprint(request, self.operator.output_location, self.operator.regenerate),
+                images=request.expected_images,
+            )
+            for row, request in enumerate(self.requests)
+        ]
+
+        def uuid_for(request: RequestPlan, index: int, generation: int) -> str:
+            return derive_task_uuid(self.identity, index, request.fingerprint, generation, row=request.row)
+
+        planner = self._planner()
+        ledger = ImageLedger.plan(self._load_ledger(), plans, uuid_for)
+        planner.reconcile(ledger, time.time())
+        ledger = ImageLedger.plan(ledger, plans, uuid_for)
+        planner.log_plan(ledger)
+        planner.submit(ledger, self._save_ledger)
+        self._save_ledger(ledger)
+        self.context["ti"].xcom_push(key="runware_task_uuids", value=ledger.task_uuids)
+        return ledger
+
+    def _wait(self, ledger: ImageLedger, deadline: float) -> None:
+        """Poll in the worker until ``deadline``; transient errors are retried, the ledger is saved."""
+        running = ledger.waiting  # "submitting" too: Runware may know it though its answer was lost
+        if not running:
+            return
+        from airflow_provider_runware.schemas import PollState
+
+        self.log.info(
+            "Waiting in the worker for %d images until %s (images' deadline %s)",
+            len(running),
+            format_deadline(deadline),
+            format_deadline(ledger.wait_deadline()),
+        )
+        state = PollState.expecting({entry.task_uuid: 1 for entry in running})
+        step = self.hook.wait(
+            state,
+            deadline=deadline,
+            poll_interval=self.operator.poll_interval,
+            submitted_at=ledger.first_submitted_at(running),
+        )
+        record_poll(ledger, state)
+        self._save_ledger(ledger)
+        if step.outcome is WaitOutcome.FAILED and step.error is not None:
+            raise step.error
+
+    def _defer(self, ledger: ImageLedger, deadline: float) -> None:
+        from airflow_provider_runware.triggers.runware import RunwareTaskTrigger
+
+        entries = ledger.waiting
+        self.log.info(
+            "Deferring while Runware generates %d images (deadline %s)",
+            len(entries),
+            format_deadline(deadline),
+        )
+        self.operator.defer(
+            trigger=RunwareTaskTrigger(
+                task_uuids=[entry.task_uuid for entry in entries],
+                end_time=deadline,
+                runware_conn_id=self.operator.runware_conn_id,
+                poll_interval=self.operator.poll_interval,
+                not_before=time.time() + DEFERRAL_RACE_MARGIN,
+                submitted_at=ledger.first_submitted_at(entries),
+            ),
+            method_name="execute_complete",
+            kwargs={"ledger": ledger.to_json()},
+            timeout=self.operator.execution_timeout,
+        )
+
+    def resume(
+        self, event: Mapping[str, Any] | None, ledger_json: Mapping[str, Any] | None
+    ) -> list[dict[str, Any]]:
+        """After the trigger: fold its event into the ledger, then finish as any other try."""
+        from airflow_provider_runware.triggers.runware import validate_event
+
+        event = validate_event(event)
+        current = self._load_ledger() or ImageLedger.from_json(ledger_json)
+        if current is None:
+            raise RunwareError("Runware ledger missing on resume: cannot tell which images were submitted")
+        record_event(current, list(event.get("results", [])), list(event.get("errors", [])))
+        self._save_ledger(current)
+        failure = event.get("failure")
+        if failure:
+            waiting = ", ".join(entry.task_uuid for entry in current.waiting)
+            raise error_from_dict(
+                failure, message=f"{event.get('message')}; images still running at Runware: {waiting}"
+            )
+        return self._finish(current)
+
+    def _finish(self, ledger: ImageLedger) -> list[dict[str, Any]]:
+        """Verify, report, account; the ledger is saved before anything raises."""
+        finisher = self._finisher()
+        finisher.verify(ledger)
+        finisher.report(ledger)
+        self._save_ledger(ledger)
+        result = [finisher.record(entry) for entry in ledger.in_state(ImageState.STORED)]
+        self.operator._result = result
+        if self.operator.output_location and "outlet_events" in self.context:
+            from airflow_provider_runware.lineage import emit_asset_events
+
+            emitted = emit_asset_events(self.operator.outlets, self.context["outlet_events"], result)
+            self.log.info("Registered %d Asset events for the stored images", emitted)
+        return finisher.account(ledger)
