@@ -421,7 +421,7 @@ def _account_of(host: str) -> tuple[str, str]:
     return labels[0], labels[1] if len(labels) > 2 else ""
 
 
-def _check_parts(  # noqa: PLR0913 - the parts of one URI, named
+def _check_parts(
     value: str,
     scheme: str,
     at: str,
@@ -448,7 +448,9 @@ def _check_parts(  # noqa: PLR0913 - the parts of one URI, named
     elif _has_sas(value):
         problem = "it carries a SAS, but the connection signs each URL itself: remove the query"
     if problem:
-        raise RunwareValidationError(f"{parameter} {shown!r}: {problem}; expected {form}", parameter=parameter)
+        raise RunwareValidationError(
+            f"{parameter} {shown!r}: {problem}; expected {form}", parameter=parameter
+        )
 
 
 def _has_sas(value: str) -> bool:
