@@ -73,7 +73,8 @@ KIND_OF_SCHEME = {
     "http": "url",
 }
 DEFAULT_CONN_IDS = {"s3": DEFAULT_AWS_CONN_ID, "gs": DEFAULT_GCP_CONN_ID, "azure": DEFAULT_WASB_CONN_ID}
-# Presigned GET lifetimes are rounded up to this, so inputs shared by many rows reuse one URL.
+# Presigned GET lifetimes are raised to the end of a bucket of this many seconds, so inputs shared by
+# many rows (and asked for with slightly different expiries) reuse one URL.
 EXPIRY_BUCKET_SECONDS = 60
 SHOWN_VALUE_CHARS = 120
 
@@ -356,9 +357,10 @@ def _cloud_of(output_location: str | None) -> str | None:
 
 
 def _lifetime(expires_in: timedelta, max_expiry: timedelta | None) -> timedelta:
-    """``expires_in`` rounded up to the expiry bucket, but never past the store's maximum when
-    ``expires_in`` itself is within it (an over-long request is left for the store to refuse)."""
-    seconds = max(1, math.ceil(expires_in.total_seconds() / EXPIRY_BUCKET_SECONDS)) * EXPIRY_BUCKET_SECONDS
+    """``expires_in`` rounded up to its expiry bucket, plus one bucket of slack (so a URL minted a
+    moment ago still covers the same request), but never past the store's maximum when ``expires_in``
+    itself is within it (an over-long request is left for the store to refuse)."""
+    seconds = (math.ceil(expires_in.total_seconds() / EXPIRY_BUCKET_SECONDS) + 1) * EXPIRY_BUCKET_SECONDS
     lifetime = timedelta(seconds=seconds)
     if max_expiry is not None and expires_in <= max_expiry < lifetime:
         return max_expiry
