@@ -239,12 +239,13 @@ class AzureBlobOutputLocation(OutputLocation):
         uri = f"{self.uri_base}{blob_name}"
         sas = self._sas_for(blob_name, datetime.now(UTC) + timedelta(seconds=seconds))
         block_id = base64.b64encode(block_id_for(blob_name).encode()).decode()
-        url = f"{self._blob_client(blob_name).url}?{sas}&comp=block&blockid={quote(block_id, safe='')}"
+        url = f"{self.blob_client(blob_name).url}?{sas}&comp=block&blockid={quote(block_id, safe='')}"
         register_secret_url(url)
         log.debug("Signed a Put Block URL for %s valid %d s", uri, seconds)
         return UploadTarget(uri=uri, upload_url=url)
 
-    def _blob_client(self, blob_name: str) -> BlobClient:
+    def blob_client(self, blob_name: str) -> BlobClient:
+        """The SDK client of one blob (a full blob name) at the connection's endpoint."""
         return self._service.get_blob_client(container=self.container, blob=blob_name)
 
     def presign_get(self, key: str, expires_in: timedelta) -> str:
@@ -253,14 +254,10 @@ class AzureBlobOutputLocation(OutputLocation):
         seconds = expiry_seconds(expires_in, self.max_expiry, uri)
         self._check_endpoint()
         sas = self._sas_for(key, datetime.now(UTC) + timedelta(seconds=seconds), permission="r")
-        url = f"{self._blob_client(key).url}?{sas}"
+        url = f"{self.blob_client(key).url}?{sas}"
         register_secret_url(url)
         log.debug("Signed a read SAS for %s valid %d s", uri, seconds)
         return url
-
-    def blob_url(self, key: str) -> str:
-        """The blob's URL at the connection's endpoint, without any SAS."""
-        return str(self._blob_client(key).url)
 
     def _sas_for(self, blob_name: str, expiry: datetime, permission: str = "w") -> str:
         from azure.storage.blob import BlobSasPermissions, generate_blob_sas
@@ -324,7 +321,7 @@ class AzureBlobOutputLocation(OutputLocation):
         from azure.core.exceptions import AzureError, ResourceNotFoundError
 
         blob_name = self._blob_name_of(target)
-        client = self._blob_client(blob_name)
+        client = self.blob_client(blob_name)
         block_id = block_id_for(blob_name)
         try:
             committed, uncommitted = client.get_block_list("all")
@@ -370,7 +367,7 @@ class AzureBlobOutputLocation(OutputLocation):
         from azure.core.exceptions import AzureError, ResourceNotFoundError
 
         try:
-            return int(self._blob_client(key).get_blob_properties().size or 0)
+            return int(self.blob_client(key).get_blob_properties().size or 0)
         except ResourceNotFoundError:
             return None
         except AzureError as err:

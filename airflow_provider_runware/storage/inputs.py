@@ -207,7 +207,7 @@ def _check_key(value: str, key: str, parameter: str, form: str) -> None:
 
 
 @dataclass(frozen=True)
-class _ObjectRef:
+class ObjectRef:
     """Where a bucket input lives: ``store`` identifies the bucket (or container at an account)."""
 
     kind: str
@@ -216,14 +216,14 @@ class _ObjectRef:
     uri: str
 
 
-def object_ref(image_input: ImageInput) -> _ObjectRef:
+def object_ref(image_input: ImageInput) -> ObjectRef:
     """Bucket and key of a bucket input (``kind`` s3, gs or azure); the uri in canonical form."""
     if image_input.kind == "azure":
         parts = split_azure_uri(image_input.reference, parameter=image_input.parameter, form=AZURE_INPUT_FORM)
-        return _ObjectRef("azure", parts.uri_base, parts.path, f"{parts.uri_base}{parts.path}")
+        return ObjectRef("azure", parts.uri_base, parts.path, f"{parts.uri_base}{parts.path}")
     if image_input.kind in ("s3", "gs"):
         bucket, _, key = image_input.reference.split("://", 1)[1].partition("/")
-        return _ObjectRef(image_input.kind, bucket, key, f"{image_input.kind}://{bucket}/{key}")
+        return ObjectRef(image_input.kind, bucket, key, f"{image_input.kind}://{bucket}/{key}")
     raise ValueError(f"{image_input.display()!r} is not a bucket input")
 
 
@@ -328,17 +328,18 @@ class InputResolver:
         assert conn_id is not None  # bucket inputs only
         return conn_id
 
-    def _location(self, ref: _ObjectRef, conn_id: str) -> ObjectLocation:
+    def _location(self, ref: ObjectRef, conn_id: str) -> ObjectLocation:
         """The location object for the input's bucket (its hook and clients are reused across inputs)."""
         key = (ref.kind, ref.store, conn_id)
         location = self._locations.get(key)
         if location is None:
-            location = _location_for(ref, conn_id)
+            location = location_for_object(ref, conn_id)
             self._locations[key] = location
         return location
 
 
-def _location_for(ref: _ObjectRef, conn_id: str) -> ObjectLocation:
+def location_for_object(ref: ObjectRef, conn_id: str) -> ObjectLocation:
+    """The location object (hook, clients, signing) for the bucket or container of ``ref``."""
     if ref.kind == "s3":
         return S3OutputLocation(ref.store, "", conn_id)
     if ref.kind == "gs":
