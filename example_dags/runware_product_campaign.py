@@ -265,7 +265,9 @@ with DAG(
                     "approved_by": (reviewer or {}).get("name"),
                 }
             )
-        manifest = write_manifest(f"{folder}manifest.json", records)
+        manifest = write_manifest(
+            f"{folder}manifest.json", records, storage_conn_id=params["storage_conn_id"]
+        )
         rejected = sorted(c["option"] for c in candidates if c["option"] not in chosen)
         return {
             "published": [r["published_uri"] for r in records],

@@ -110,8 +110,8 @@ def take_screenshots(base_url: str, run_id: str, map_index: int, folder: Path) -
     folder.mkdir(parents=True, exist_ok=True)
     task_page = f"{base_url}/dags/{DAG_ID}/runs/{run_id}/tasks/{REVIEW_TASK}/mapped/{map_index}"
     pages = {
-        "required-actions.png": f"{base_url}/required_actions",
-        "review-form.png": f"{task_page}/required_actions",
+        "product-campaign-required-actions.png": f"{base_url}/required_actions",
+        "product-campaign-review.png": f"{task_page}/required_actions",
     }
     taken = []
     for name, url in pages.items():
