@@ -44,6 +44,7 @@ PRODUCTS = [
 EDITING_MODEL = "bytedance:5@0"
 BACKGROUND_REMOVAL_MODEL = "runware:110@1"
 UPSCALE_MODEL = "runware:503@1"
+STEP_NAMES = {"background_removal": "cut-out", "scene": "scene", "upscale": "upscale"}
 
 DOC = """
 ### Product campaign with a human review step
@@ -205,15 +206,15 @@ with DAG(
             "|---|---|---|---|---|",
         ]
         for c in candidates:
-            breakdown = " + ".join(f"{step} ${cost:.3f}" for step, cost in c["costs_usd"].items())
+            breakdown = " + ".join(f"{STEP_NAMES[step]} ${cost:.4f}" for step, cost in c["costs_usd"].items())
             lines.append(
-                f"| **{c['option']}** | {c['prompt']} | `{c['model']}` | ${c['cost_usd']:.3f} ({breakdown}) "
+                f"| **{c['option']}** | {c['prompt']} | `{c['model']}` | ${c['cost_usd']:.4f} ({breakdown}) "
                 f"| `{c['storage_uri']}` |"
             )
         total = sum(c["cost_usd"] for c in candidates)
         lines += [
             "",
-            f"{len(candidates)} candidates, ${total:.3f} in all. The **Stored images** link on the `upscale` "
+            f"{len(candidates)} candidates, ${total:.4f} in all. The **Stored images** link on the `upscale` "
             "task opens their folder in the cloud console.",
         ]
         return [

@@ -109,12 +109,12 @@ def take_screenshots(base_url: str, run_id: str, map_index: int, folder: Path) -
         return []
     folder.mkdir(parents=True, exist_ok=True)
     task_page = f"{base_url}/dags/{DAG_ID}/runs/{run_id}/tasks/{REVIEW_TASK}/mapped/{map_index}"
-    pages = {
-        "product-campaign-required-actions.png": f"{base_url}/required_actions",
-        "product-campaign-review.png": f"{task_page}/required_actions",
+    pages = {  # name: (url, window height)
+        "product-campaign-required-actions.png": (f"{base_url}/required_actions", 320),
+        "product-campaign-review.png": (f"{task_page}/required_actions", 960),
     }
     taken = []
-    for name, url in pages.items():
+    for name, (url, height) in pages.items():
         path = folder / name
         subprocess.run(
             [
@@ -123,7 +123,7 @@ def take_screenshots(base_url: str, run_id: str, map_index: int, folder: Path) -
                 "--no-sandbox",
                 "--disable-gpu",
                 "--hide-scrollbars",
-                "--window-size=1400,1000",
+                f"--window-size=1400,{height}",
                 "--virtual-time-budget=20000",
                 f"--screenshot={path}",
                 url,
@@ -132,14 +132,31 @@ def take_screenshots(base_url: str, run_id: str, map_index: int, folder: Path) -
             capture_output=True,
             timeout=180,
         )
+        compact_png(path)
         taken.append(path)
     return taken
+
+
+def compact_png(path: Path) -> None:
+    """A UI screenshot in 64 colours: a fraction of the bytes, text still crisp."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(colors=64)
+    small.save(path, optimize=True)
 
 
 def read_s3(s3_client: Any, uri: str) -> bytes:
     bucket, key = split_s3(uri)
     body: bytes = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
     return body
+
+
+def image_size(data: bytes) -> tuple[int, int]:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        return image.size
 
 
 def contact_sheet(rows: list[dict[str, Any]], path: Path) -> None:
@@ -243,21 +260,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for name, data in published.items():
             (OUTPUT / "published" / name).write_bytes(data)
         shutil.copy(OUTPUT / "published" / "manifest.json", OUTPUT / "manifest.json")
-        by_row = {task: {r.get("row", i): r for i, r in enumerate(results[task])} for task in results}
+        by_row = {
+            task: {r.get("row", i): r for i, r in enumerate(results[task])}
+            for task in ("remove_background", "restyle_scenes", "upscale")
+        }
         photo_bytes = {photo.name: photo.read_bytes() for photo in PHOTOS}
         sheet_rows = []
         for row, candidate in enumerate(results["candidates"]):
             upscaled = by_row["upscale"][row]
+            big = read_s3(s3, upscaled["storage_uri"])
             sheet_rows.append(
                 {
+                    "size": "{}x{}".format(*image_size(big)),
                     "product": candidate["product"],
                     "approved": candidate["option"] in APPROVE,
                     "cost_usd": candidate["cost_usd"],
-                    "size": f"{upscaled.get('width')}x{upscaled.get('height')}",
                     "photo": photo_bytes[f"{candidate['product']}.png"],
                     "cut-out": read_s3(s3, by_row["remove_background"][row]["storage_uri"]),
                     "scene": read_s3(s3, by_row["restyle_scenes"][row]["storage_uri"]),
-                    "upscaled": read_s3(s3, upscaled["storage_uri"]),
+                    "upscaled": big,
                 }
             )
         contact_sheet(sheet_rows, OUTPUT / "contact-sheet.png")
