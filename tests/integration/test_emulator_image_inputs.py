@@ -313,7 +313,7 @@ REFUSALS = [
         id="kontext-takes-two-references",
     ),
     pytest.param(
-        valid_task(model="google:4@1", referenceImages=_references(9)),
+        valid_task(model="google:4@1", width=1024, height=1024, referenceImages=_references(9)),
         "invalidReferenceImages",
         "referenceImages",
         id="gemini-takes-eight-references",

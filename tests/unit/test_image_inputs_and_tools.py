@@ -16,6 +16,7 @@ from airflow_provider_runware.operators.runware import (
 
 PHOTO = "s3://catalogue/products/mug.png"
 PHOTO_UUID = "6ba7b823-9dad-41d1-80b4-00c04fd430c8"
+SIGNED_URL = "https://bucket.s3.amazonaws.com/mug.png?X-Amz-Signature=abc123"
 
 
 def inference(**overrides: Any) -> RunwareImageInferenceOperator:
@@ -179,7 +180,7 @@ def test_an_api_error_quoting_a_presigned_input_url_keeps_only_its_path() -> Non
             "taskUUID": PHOTO_UUID,
             "error": {
                 "code": "invalidSeedImage",
-                "message": "Could not download https://bucket.s3.amazonaws.com/mug.png?X-Amz-Signature=abc123 (403)",
+                "message": f"Could not download {SIGNED_URL} (403)",
             },
         }
     )
