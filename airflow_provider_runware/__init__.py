@@ -45,6 +45,7 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {"integration-name": "Runware", "python-modules": ["airflow_provider_runware.triggers.runware"]}
         ],
+        "extra-links": ["airflow_provider_runware.links.RunwareStoredImagesLink"],
         "connection-types": [
             {
                 "connection-type": "runware",

@@ -83,6 +83,10 @@ class RunwareValidationError(RunwareFatalError):
     category = ErrorCategory.VALIDATION
 
 
+class RunwareInputNotFoundError(RunwareValidationError):
+    """An image input in a bucket is missing, empty or unreadable; found before Runware is paid."""
+
+
 class RunwareAuthenticationError(RunwareFatalError):
     """The API key is missing, wrong, or not allowed to do this."""
 

@@ -118,19 +118,13 @@ class AzureBlobOutputLocation(OutputLocation):
     @classmethod
     def from_uri(cls, output_location: str, storage_conn_id: str | None) -> AzureBlobOutputLocation:
         """Split by hand (``?`` and ``#`` are legal in blob names); refuse malformed URIs right away."""
-        scheme, rest = output_location.split("://", 1)
-        scheme = scheme.lower()
-        authority, _, prefix = rest.partition("/")
-        container, at, host = authority.partition("@")
-        host = host.lower()
-        account, service = _account_of(host)
-        _check_parts(output_location, scheme, at, container, host, account, service)
+        parts = split_azure_uri(output_location)
         return cls(
-            container=container,
-            account=account,
-            prefix=prefix,
+            container=parts.container,
+            account=parts.account,
+            prefix=parts.path,
             wasb_conn_id=storage_conn_id,
-            uri_base=f"{scheme}://{container}@{host}/",
+            uri_base=parts.uri_base,
         )
 
     @property
@@ -245,15 +239,27 @@ class AzureBlobOutputLocation(OutputLocation):
         uri = f"{self.uri_base}{blob_name}"
         sas = self._sas_for(blob_name, datetime.now(UTC) + timedelta(seconds=seconds))
         block_id = base64.b64encode(block_id_for(blob_name).encode()).decode()
-        url = f"{self._blob_client(blob_name).url}?{sas}&comp=block&blockid={quote(block_id, safe='')}"
+        url = f"{self.blob_client(blob_name).url}?{sas}&comp=block&blockid={quote(block_id, safe='')}"
         register_secret_url(url)
         log.debug("Signed a Put Block URL for %s valid %d s", uri, seconds)
         return UploadTarget(uri=uri, upload_url=url)
 
-    def _blob_client(self, blob_name: str) -> BlobClient:
+    def blob_client(self, blob_name: str) -> BlobClient:
+        """The SDK client of one blob (a full blob name) at the connection's endpoint."""
         return self._service.get_blob_client(container=self.container, blob=blob_name)
 
-    def _sas_for(self, blob_name: str, expiry: datetime) -> str:
+    def presign_get(self, key: str, expires_in: timedelta) -> str:
+        """A read-only SAS URL for the blob ``key`` (a full blob name, not joined under the prefix)."""
+        uri = f"{self.uri_base}{key}"
+        seconds = expiry_seconds(expires_in, self.max_expiry, uri)
+        self._check_endpoint()
+        sas = self._sas_for(key, datetime.now(UTC) + timedelta(seconds=seconds), permission="r")
+        url = f"{self.blob_client(key).url}?{sas}"
+        register_secret_url(url)
+        log.debug("Signed a read SAS for %s valid %d s", uri, seconds)
+        return url
+
+    def _sas_for(self, blob_name: str, expiry: datetime, permission: str = "w") -> str:
         from azure.storage.blob import BlobSasPermissions, generate_blob_sas
 
         signer = self._signer
@@ -265,7 +271,7 @@ class AzureBlobOutputLocation(OutputLocation):
             blob_name=blob_name,
             account_key=signer.account_key,
             user_delegation_key=delegation,
-            permission=BlobSasPermissions(write=True),
+            permission=BlobSasPermissions.from_string(permission),
             expiry=expiry,
             start=datetime.now(UTC) - CLOCK_SKEW if delegation else None,
             protocol="https" if https_only else None,
@@ -315,7 +321,7 @@ class AzureBlobOutputLocation(OutputLocation):
         from azure.core.exceptions import AzureError, ResourceNotFoundError
 
         blob_name = self._blob_name_of(target)
-        client = self._blob_client(blob_name)
+        client = self.blob_client(blob_name)
         block_id = block_id_for(blob_name)
         try:
             committed, uncommitted = client.get_block_list("all")
@@ -347,20 +353,25 @@ class AzureBlobOutputLocation(OutputLocation):
         log.debug("Committed the uploaded block of %s", uri)
 
     def verify(self, target: UploadTarget) -> int:
-        from azure.core.exceptions import AzureError, ResourceNotFoundError
-
-        client = self._blob_client(self._blob_name_of(target))
-        try:
-            size = int(client.get_blob_properties().size or 0)
-        except ResourceNotFoundError as err:
+        size = self.object_size(self._blob_name_of(target), target.uri)
+        if size is None:
             raise RunwareUploadError(
                 f"Upload missing: {target.uri} does not exist although Runware reported the image done"
-            ) from err
-        except AzureError as err:
-            raise RunwareUploadError(f"Could not check upload {target.uri}: {_code(err)}") from err
+            )
         if size <= 0:
             raise RunwareUploadError(f"Upload empty: {target.uri} exists but has 0 bytes")
         return size
+
+    def object_size(self, key: str, uri: str) -> int | None:
+        """Size of the blob ``key``; ``None`` when absent. Failing checks raise RunwareUploadError."""
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+        try:
+            return int(self.blob_client(key).get_blob_properties().size or 0)
+        except ResourceNotFoundError:
+            return None
+        except AzureError as err:
+            raise RunwareUploadError(f"Could not check upload {uri}: {_code(err)}") from err
 
     def _blob_name_of(self, target: UploadTarget) -> str:
         blob_name = target.uri.removeprefix(self.uri_base)
@@ -372,6 +383,35 @@ class AzureBlobOutputLocation(OutputLocation):
 # -- parsing helpers -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class AzureUriParts:
+    """``scheme://container@host/path`` split; ``uri_base`` is everything up to and including the
+    first ``/`` after the host."""
+
+    scheme: str
+    container: str
+    host: str
+    account: str
+    path: str
+
+    @property
+    def uri_base(self) -> str:
+        return f"{self.scheme}://{self.container}@{self.host}/"
+
+
+def split_azure_uri(value: str, parameter: str = "output_location", form: str = FORM) -> AzureUriParts:
+    """Split an Azure Blob URI by hand (``?`` and ``#`` are legal in blob names); refuse malformed ones
+    with a :class:`RunwareValidationError` naming ``parameter`` and the expected ``form``."""
+    scheme, rest = value.split("://", 1)
+    scheme = scheme.lower()
+    authority, _, path = rest.partition("/")
+    container, at, host = authority.partition("@")
+    host = host.lower()
+    account, service = _account_of(host)
+    _check_parts(value, scheme, at, container, host, account, service, parameter, form)
+    return AzureUriParts(scheme=scheme, container=container, host=host, account=account, path=path)
+
+
 def _account_of(host: str) -> tuple[str, str]:
     """``account.blob.core.windows.net`` -> (``account``, ``blob``); the suffix may be any cloud's."""
     labels = host.split(".")
@@ -379,7 +419,15 @@ def _account_of(host: str) -> tuple[str, str]:
 
 
 def _check_parts(
-    value: str, scheme: str, at: str, container: str, host: str, account: str, service: str
+    value: str,
+    scheme: str,
+    at: str,
+    container: str,
+    host: str,
+    account: str,
+    service: str,
+    parameter: str,
+    form: str,
 ) -> None:
     shown = value.split("?", 1)[0]
     expected_service = "dfs" if scheme.startswith("abfs") else "blob"
@@ -395,10 +443,10 @@ def _check_parts(
     elif not ACCOUNT_PATTERN.fullmatch(account):
         problem = f"{account!r} is not a valid storage account name (3-24 lowercase letters and digits)"
     elif _has_sas(value):
-        problem = "it carries a SAS, but the connection signs each upload itself: remove the query"
+        problem = "it carries a SAS, but the connection signs each URL itself: remove the query"
     if problem:
         raise RunwareValidationError(
-            f"output_location {shown!r}: {problem}; expected {FORM}", parameter="output_location"
+            f"{parameter} {shown!r}: {problem}; expected {form}", parameter=parameter
         )
 
 

@@ -8,7 +8,7 @@ import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import ClassVar
+from typing import ClassVar, Protocol
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from airflow_provider_runware.exceptions import RunwareUploadError, RunwareValidationError
@@ -183,6 +183,11 @@ class BucketOutputLocation(OutputLocation):
     def object_size(self, key: str, uri: str) -> int | None:
         """Size of the stored object, ``None`` when absent; a failed check raises RunwareUploadError."""
 
+    @abstractmethod
+    def presign_get(self, key: str, expires_in: timedelta) -> str:
+        """A presigned GET URL for the object ``key`` (a full key, not joined under the prefix), valid
+        ``expires_in``, already registered with the secrets masker. Used for image inputs."""
+
     def check_bucket_name(self) -> None:
         if not self.bucket:
             raise RunwareValidationError(
@@ -209,6 +214,16 @@ class BucketOutputLocation(OutputLocation):
                 f"connection with that id (needed to sign uploads to {self.display_uri})",
                 parameter="storage_conn_id",
             ) from err
+
+
+class ObjectStoreLocation(Protocol):
+    """What image inputs and publishing need from a bucket-like location (S3, GCS, Azure Blob)."""
+
+    def object_size(self, key: str, uri: str) -> int | None: ...
+
+    def presign_get(self, key: str, expires_in: timedelta) -> str: ...
+
+    def write_object(self, object_name: str, data: bytes) -> str: ...
 
 
 # -- helpers shared by the location types --------------------------------------------------------

@@ -178,12 +178,20 @@ class GcsOutputLocation(BucketOutputLocation):
         name = join_key(self.prefix, object_name)
         seconds = expiry_seconds(expires_in, self.max_expiry, self.display_uri)
         uri = f"gs://{self.bucket}/{name}"
-        url = self._sign_put(name, seconds, uri)
+        url = self._sign("PUT", name, seconds, uri)
         register_secret_url(url)
         log.debug("Signed a PUT for %s valid %d s", uri, seconds)
         return UploadTarget(uri=uri, upload_url=url)
 
-    def _sign_put(self, name: str, seconds: int, uri: str) -> str:
+    def presign_get(self, key: str, expires_in: timedelta) -> str:
+        uri = f"gs://{self.bucket}/{key}"
+        seconds = expiry_seconds(expires_in, self.max_expiry, uri)
+        url = self._sign("GET", key, seconds, uri)
+        register_secret_url(url)
+        log.debug("Signed a GET for %s valid %d s", uri, seconds)
+        return url
+
+    def _sign(self, method: str, name: str, seconds: int, uri: str) -> str:
         from google.auth.exceptions import GoogleAuthError
         from requests import RequestException
 
@@ -191,17 +199,17 @@ class GcsOutputLocation(BucketOutputLocation):
         try:
             url = blob.generate_signed_url(
                 version="v4",
-                method="PUT",
+                method=method,
                 expiration=timedelta(seconds=seconds),
                 api_access_endpoint=self.api_endpoint,
                 **self._signer_kwargs(uri),
             )
         except (GoogleAuthError, RequestException) as err:
             raise RunwareUploadError(
-                f"Could not sign a PUT URL for {uri}: {type(err).__name__}: {err}"
+                f"Could not sign a {method} URL for {uri}: {type(err).__name__}: {err}"
             ) from err
         if not isinstance(url, str) or not url:
-            raise RunwareUploadError(f"Could not sign a PUT URL for {uri}: got {type(url).__name__}")
+            raise RunwareUploadError(f"Could not sign a {method} URL for {uri}: got {type(url).__name__}")
         return url
 
     def _signer_kwargs(self, uri: str) -> dict[str, Any]:

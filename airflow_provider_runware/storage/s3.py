@@ -109,10 +109,18 @@ class S3OutputLocation(BucketOutputLocation):
         key = join_key(self.prefix, object_name)
         seconds = expiry_seconds(expires_in, self.max_expiry, self.display_uri)
         uri = f"s3://{self.bucket}/{key}"
-        url = self._presign_put(key, seconds, uri)
+        url = self._presign("put_object", key, seconds, uri)
         register_secret_url(url)
         log.debug("Presigned a PUT for %s valid %d s", uri, seconds)
         return UploadTarget(uri=uri, upload_url=url)
+
+    def presign_get(self, key: str, expires_in: timedelta) -> str:
+        uri = f"s3://{self.bucket}/{key}"
+        seconds = expiry_seconds(expires_in, self.max_expiry, uri)
+        url = self._presign("get_object", key, seconds, uri)
+        register_secret_url(url)
+        log.debug("Presigned a GET for %s valid %d s", uri, seconds)
+        return url
 
     @cached_property
     def _presign_client(self) -> Any:
@@ -149,15 +157,17 @@ class S3OutputLocation(BucketOutputLocation):
             return None
         return location.get("LocationConstraint") or "us-east-1"
 
-    def _presign_put(self, key: str, seconds: int, uri: str) -> str:
+    def _presign(self, client_method: str, key: str, seconds: int, uri: str) -> str:
+        """``put_object`` (uploads) or ``get_object`` (image inputs); only the host header is signed."""
         from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+        verb = "PUT" if client_method == "put_object" else "GET"
         try:
             url = self._presign_client.generate_presigned_url(
-                ClientMethod="put_object",
+                ClientMethod=client_method,
                 Params={"Bucket": self.bucket, "Key": key},
                 ExpiresIn=seconds,
-                HttpMethod="PUT",
+                HttpMethod=verb,
             )
         except NoCredentialsError as err:
             raise RunwareValidationError(
@@ -165,9 +175,9 @@ class S3OutputLocation(BucketOutputLocation):
                 parameter="storage_conn_id",
             ) from err
         except (BotoCoreError, ClientError) as err:
-            raise RunwareUploadError(f"Could not presign a PUT URL for {uri}: {err}") from err
+            raise RunwareUploadError(f"Could not presign a {verb} URL for {uri}: {err}") from err
         if not isinstance(url, str) or not url:
-            raise RunwareUploadError(f"Could not presign a PUT URL for {uri}: boto3 returned {url!r}")
+            raise RunwareUploadError(f"Could not presign a {verb} URL for {uri}: boto3 returned {url!r}")
         return url
 
     # -- verify -----------------------------------------------------------------------------------
