@@ -24,7 +24,10 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": PACKAGE_NAME,
         "name": "Runware",
-        "description": "Generate images with the Runware API (imageInference) from Airflow DAGs.",
+        "description": (
+            "Generate, cut out and upscale images with the Runware API (imageInference, removeBackground, "
+            "upscale) from Airflow DAGs."
+        ),
         "versions": [__version__],
         "integrations": [
             {
