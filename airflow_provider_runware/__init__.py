@@ -24,7 +24,10 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": PACKAGE_NAME,
         "name": "Runware",
-        "description": "Generate images with the Runware API (imageInference) from Airflow DAGs.",
+        "description": (
+            "Generate, cut out and upscale images with the Runware API (imageInference, removeBackground, "
+            "upscale) from Airflow DAGs."
+        ),
         "versions": [__version__],
         "integrations": [
             {
@@ -45,6 +48,7 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {"integration-name": "Runware", "python-modules": ["airflow_provider_runware.triggers.runware"]}
         ],
+        "extra-links": ["airflow_provider_runware.links.RunwareStoredImagesLink"],
         "connection-types": [
             {
                 "connection-type": "runware",

@@ -12,7 +12,12 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from airflow_provider_runware.arguments import ImageTaskArguments, as_reference_list, coerce_rendered
-from airflow_provider_runware.catalog import Violation, get_model_spec, validate_image_inference
+from airflow_provider_runware.catalog import (
+    Violation,
+    get_model_spec,
+    validate_image_inference,
+    validate_image_inputs,
+)
 
 
 @dataclass(kw_only=True)
@@ -49,7 +54,7 @@ class InferenceArguments(ImageTaskArguments):
             self.reference_images = as_reference_list(self.reference_images)
 
     def rule_violations(self, task: Mapping[str, Any]) -> list[Violation]:
-        return validate_image_inference(task)
+        return [*validate_image_inference(task), *validate_image_inputs(task)]
 
     @property
     def expected_images(self) -> int:

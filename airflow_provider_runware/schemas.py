@@ -8,6 +8,7 @@ int) because Runware's are; response types are lenient and keep unknown fields, 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
@@ -28,6 +29,7 @@ from airflow_provider_runware.exceptions import (
     error_class_for,
 )
 
+URL_IN_TEXT = re.compile(r"https?://[^\s\"'<>]+")
 TERMINAL_SUCCESS = "success"
 TERMINAL_ERROR = "error"
 BULKY_OUTPUT_FIELDS = ("imageBase64Data", "imageDataURI")
@@ -159,6 +161,16 @@ class ApiErrorItem(_Wire):
     status: str | None = None
     context: dict[str, Any] | None = None
     retired_model: str | None = Field(default=None, exclude=True)
+
+    @field_validator("message")
+    @classmethod
+    def _without_url_secrets(cls, message: str) -> str:
+        """Runware may quote an input's or upload's URL back (say, one it could not fetch): those
+        are presigned, so only their scheme, host and path survive into exceptions, ledgers and logs
+        (the triggerer's masker never saw the worker's URLs)."""
+        from airflow_provider_runware.storage.base import strip_secrets
+
+        return URL_IN_TEXT.sub(lambda match: strip_secrets(match.group(0)), message)
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> ApiErrorItem:

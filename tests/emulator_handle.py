@@ -107,7 +107,9 @@ class EmulatorHandle:
 
     def requests(self, kind: str | None = None, task_type: str | None = None) -> list[dict[str, Any]]:
         """The request log: ``api`` entries (one per task of every POST /v1) plus ``generation``,
-        ``upload`` and ``webhook`` entries; filter with ``kind`` (and ``task_type`` for api entries)."""
+        ``upload``, ``webhook`` and ``input`` entries (every image input resolved: ``parameter``,
+        ``source`` form, ``target`` URL without its query or imageUUID, download ``status``, ``bytes``);
+        filter with ``kind`` (and ``task_type`` for api entries)."""
         params = {key: value for key, value in (("kind", kind), ("task_type", task_type)) if value}
         result: list[dict[str, Any]] = self._control("GET", "requests", params=params)
         return result

@@ -95,6 +95,33 @@ async def _conflict_named_in_context(client: Runware, base_url: str) -> dict[str
     return {"taskUUID": task["taskUUID"], "first": first, "second": second}
 
 
+async def _tool_chain(client: Runware) -> dict[str, Any]:
+    """generate -> removeBackground (the docs' ``inputImage``) -> upscale (the SDK's own ``inputs.image``
+    form, 4x on SwinIR), each input the previous output's imageUUID; then 4x on Clarity, which the
+    upscale page says only SwinIR supports."""
+    generated = await _scenario(client, _task())
+    image_uuid = generated["results"][0]["imageUUID"]
+    cut_out = await _scenario(
+        client,
+        {
+            "taskType": "removeBackground",
+            "taskUUID": str(uuid.uuid4()),
+            "model": "runware:109@1",
+            "inputImage": image_uuid,
+            "includeCost": True,
+        },
+    )
+    upscale = {"taskType": "upscale", "model": "runware:503@1", "upscaleFactor": 4}
+    upscaled = await _scenario(
+        client,
+        {**upscale, "taskUUID": str(uuid.uuid4()), "inputs": {"image": cut_out["results"][0]["imageUUID"]}},
+    )
+    refused = await _scenario(
+        client, {**upscale, "taskUUID": str(uuid.uuid4()), "model": "runware:500@1", "inputImage": image_uuid}
+    )
+    return {"generated": generated, "removeBackground": cut_out, "upscale": upscaled, "refused": refused}
+
+
 async def main(base_url: str, api_key: str) -> dict[str, Any]:
     client = Runware(api_key=api_key, transport="rest", http_base_url=base_url, max_retries=0)
     async with client:
@@ -114,6 +141,7 @@ async def main(base_url: str, api_key: str) -> dict[str, Any]:
                 client.account_management, {"taskUUID": str(uuid.uuid4()), "operation": "getDetails"}
             ),
             "task_details": await _utility(client.get_task_details, {"taskUUID": sync["taskUUID"]}),
+            "tools": await _tool_chain(client),
         }
 
 

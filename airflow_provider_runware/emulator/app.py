@@ -37,7 +37,7 @@ from airflow_provider_runware.emulator.responses import (
     json_response,
 )
 from airflow_provider_runware.emulator.state import EmulatorState, Settings
-from airflow_provider_runware.emulator.tasks import handle_task
+from airflow_provider_runware.emulator.tasks import GENERATING_TASK_TYPES, handle_task
 
 DEFAULT_FAULT_CODES = {
     429: "rateLimitExceeded",
@@ -120,10 +120,12 @@ async def _apply_fault(request: Request, tasks: list[Any], after: bool) -> tuple
 
 
 def _inference_uuids(tasks: list[Any]) -> list[str]:
+    """The tasks of a POST that make images (imageInference and the image tools): random faults that
+    delay or fail an image can hit any of them."""
     return [
         str(_field(task, "taskUUID"))
         for task in tasks
-        if _field(task, "taskType") == "imageInference" and _field(task, "taskUUID")
+        if _field(task, "taskType") in GENERATING_TASK_TYPES and _field(task, "taskUUID")
     ]
 
 
@@ -257,8 +259,9 @@ async def health(request: Request) -> Response:
 
 
 async def requests_log(request: Request) -> Response:
-    """The request log, optionally only one ``kind`` (api, generation, upload, webhook) and, for api
-    entries, one ``task_type``."""
+    """The request log, optionally only one ``kind`` (api, generation, upload, webhook, input: every
+    image input resolved, with the URL downloaded without its query string, its status and size) and,
+    for api entries, one ``task_type``."""
     kind = request.query_params.get("kind")
     task_type = request.query_params.get("task_type")
     entries = [

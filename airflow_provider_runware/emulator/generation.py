@@ -1,4 +1,5 @@
-"""The background job behind every accepted imageInference task.
+"""The background job behind every accepted task that makes images (imageInference, removeBackground,
+upscale); each task type only says how one image is produced (a :class:`Production`).
 
 Images finish one after another over ``--generation-seconds`` (after any queued delay), so polls see
 partial results the way they can on Runware. Each image is rendered, charged, stored, uploaded when
@@ -9,81 +10,71 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_runware.catalog import get_model_spec
 from airflow_provider_runware.emulator.delivery import (
     DeliveryResult,
     post_webhook,
     put_upload,
     without_query,
 )
-from airflow_provider_runware.emulator.render import FORMATS, render_image
+from airflow_provider_runware.emulator.inputs import InputError
+from airflow_provider_runware.emulator.render import FORMATS
 from airflow_provider_runware.emulator.responses import api_error
 from airflow_provider_runware.emulator.state import EmulatorState, ImageRecord, TaskRecord
 
-UNKNOWN_MODEL_PRICE_USD = 0.01
 GENERATION_ERROR_STATUS = 400
-MAX_SEED = 2**31 - 1
 
 
 @dataclass(frozen=True)
-class ImageParams:
-    """The request fields that shape one image, with Runware's defaults filled in."""
+class OutputParams:
+    """The request fields every image-producing task type shares, with Runware's defaults filled in
+    (the default ``outputFormat`` differs: JPG for imageInference and upscale, PNG for removeBackground)."""
 
-    model: str
-    prompt: str
-    width: int
-    height: int
     output_type: str
     output_format: str
     quality: int
-    check_content: bool
     include_cost: bool
 
     @classmethod
-    def of(cls, request: Mapping[str, Any]) -> ImageParams:
-        safety = request.get("safety") or {}
-        # The docs: checkContent "when enabled, defaults to fast mode"; an explicit mode decides.
-        check_content = safety["mode"] != "none" if "mode" in safety else safety.get("checkContent") is True
+    def of(cls, request: Mapping[str, Any], default_format: str) -> OutputParams:
         return cls(
-            model=request["model"],
-            prompt=request["positivePrompt"],
-            width=request["width"],
-            height=request["height"],
             output_type=request.get("outputType", "URL"),
-            output_format=str(request.get("outputFormat", "JPG")).upper(),
+            output_format=str(request.get("outputFormat", default_format)).upper(),
             quality=request.get("outputQuality", 95),
-            check_content=check_content,
             include_cost=request.get("includeCost") is True,
         )
 
 
-def price_per_image(model: str, width: int, height: int) -> float:
-    """What the emulator bills and reports as ``cost``: the catalog's documented price for the size,
-    which is what the model page's examples report (0.02 for DALL·E 2 at 1024x1024); for a size or
-    model without one, the model's highest documented price, else a nominal cent."""
-    spec = get_model_spec(model)
-    documented = spec.price_per_image(width, height)
-    if documented is None:
-        documented = max((price for _, price in spec.pricing.by_size), default=spec.pricing.any_size)
-    return documented if documented is not None else UNKNOWN_MODEL_PRICE_USD
+@dataclass(frozen=True)
+class Produced:
+    """One finished image from a task type's producer, before it is stored, uploaded and reported.
+
+    ``lead`` holds the fields Runware lists right after ``imageUUID`` (``inputImageUUID`` of the tools),
+    ``tail`` those after the image field (``seed``, ``NSFWContent`` of imageInference)."""
+
+    data: bytes
+    price: float
+    lead: dict[str, Any] = field(default_factory=dict)
+    tail: dict[str, Any] = field(default_factory=dict)
 
 
-def seed_for(request: Mapping[str, Any], task_uuid: str, index: int) -> int:
-    """The request's seed (plus the result index), else one derived from the task: reproducible."""
-    seed = request.get("seed")
-    if isinstance(seed, int) and not isinstance(seed, bool):
-        return seed + index
-    digest = hashlib.sha256(f"{task_uuid}:{index}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") % MAX_SEED + 1
+Producer = Callable[[EmulatorState, TaskRecord, int, OutputParams], Awaitable[Produced]]
 
 
-def _output_field(params: ImageParams, record: TaskRecord, image_uuid: str, data: bytes) -> dict[str, str]:
+@dataclass(frozen=True)
+class Production:
+    """How one task type makes each of its images: its default format and its producer. Everything
+    else (faults, billing, storage, uploads, webhooks, getResponse) is the same for every task type."""
+
+    default_format: str
+    produce: Producer
+
+
+def _output_field(params: OutputParams, record: TaskRecord, image_uuid: str, data: bytes) -> dict[str, str]:
     fmt = FORMATS[params.output_format]
     if params.output_type == "base64Data":
         return {"imageBase64Data": base64.b64encode(data).decode("ascii")}
@@ -93,20 +84,19 @@ def _output_field(params: ImageParams, record: TaskRecord, image_uuid: str, data
 
 
 def result_item(
-    params: ImageParams, record: TaskRecord, image_uuid: str, seed: int, data: bytes
+    params: OutputParams, record: TaskRecord, image_uuid: str, produced: Produced
 ) -> dict[str, Any]:
-    """One image as Runware reports it (field order as on the model page)."""
+    """One image as Runware reports it (field order as on the task type's page)."""
     item: dict[str, Any] = {
-        "taskType": "imageInference",
+        "taskType": record.task_type,
         "taskUUID": record.task_uuid,
         "imageUUID": image_uuid,
     }
-    item.update(_output_field(params, record, image_uuid, data))
-    item["seed"] = seed
-    if params.check_content:
-        item["NSFWContent"] = False
+    item.update(produced.lead)
+    item.update(_output_field(params, record, image_uuid, produced.data))
+    item.update(produced.tail)
     if params.include_cost:
-        item["cost"] = price_per_image(params.model, params.width, params.height)
+        item["cost"] = produced.price
     return item
 
 
@@ -118,7 +108,7 @@ def _fail(
         status,
         code,
         message,
-        task_type="imageInference",
+        task_type=record.task_type,
         task_uuid=record.task_uuid,
         status="error",
         resultIndex=index,
@@ -213,7 +203,7 @@ def _generation_fault(state: EmulatorState, record: TaskRecord, index: int) -> d
     return failing
 
 
-async def _produce(state: EmulatorState, record: TaskRecord, index: int) -> None:
+async def _produce(state: EmulatorState, record: TaskRecord, index: int, production: Production) -> None:
     failing = _generation_fault(state, record, index)
     if failing is not None:
         message = failing.get("message") or "The provider failed to generate this image (emulated)"
@@ -230,21 +220,23 @@ async def _produce(state: EmulatorState, record: TaskRecord, index: int) -> None
         )
         await _notify(state, record, {"errors": [error]}, None)
         return
-    params = ImageParams.of(record.request)
-    seed = seed_for(record.request, record.task_uuid, index)
-    data = await asyncio.to_thread(
-        render_image,
-        seed=seed,
-        width=params.width,
-        height=params.height,
-        output_format=params.output_format,
-        quality=params.quality,
-        prompt=params.prompt,
-    )
+    params = OutputParams.of(record.request, production.default_format)
+    try:
+        produced = await production.produce(state, record, index, params)
+    except InputError as problem:
+        # An input that could not be fetched or read: this image fails, nothing is billed.
+        error = _fail(
+            record, index, GENERATION_ERROR_STATUS, problem.code, problem.message, parameter=problem.parameter
+        )
+        state.record(
+            "generation", taskUUID=record.task_uuid, imageUUID=None, status="error", code=problem.code
+        )
+        await _notify(state, record, {"errors": [error]}, None)
+        return
     image_uuid = str(uuid.uuid4())
-    _keep(state, record, params, image_uuid, data)
+    _keep(state, record, params, image_uuid, produced)
     if record.request.get("uploadEndpoint"):
-        upload = await _upload(state, record, image_uuid, data)
+        upload = await _upload(state, record, image_uuid, produced.data)
         if not upload.ok:
             target = without_query(record.request["uploadEndpoint"])
             message = f"Uploading image {image_uuid} to {target} failed: {upload.describe()}"
@@ -254,23 +246,25 @@ async def _produce(state: EmulatorState, record: TaskRecord, index: int) -> None
             error["imageUUID"] = image_uuid
             await _notify(state, record, {"errors": [error]}, image_uuid)
             return
-    item = result_item(params, record, image_uuid, seed, data)
+    item = result_item(params, record, image_uuid, produced)
     record.results.append(item)
     await _notify(state, record, {"data": [item]}, image_uuid)
 
 
 def _keep(
-    state: EmulatorState, record: TaskRecord, params: ImageParams, image_uuid: str, data: bytes
+    state: EmulatorState, record: TaskRecord, params: OutputParams, image_uuid: str, produced: Produced
 ) -> None:
     """Bill the image and serve it under /images until its ttl runs out."""
     fmt = FORMATS[params.output_format]
     ttl = record.request.get("ttl") or state.settings.default_ttl
-    state.charge(price_per_image(params.model, params.width, params.height))
-    state.store_image(ImageRecord(image_uuid, data, fmt.media_type, fmt.extension, state.now() + ttl))
+    state.charge(produced.price)
+    state.store_image(
+        ImageRecord(image_uuid, produced.data, fmt.media_type, fmt.extension, state.now() + ttl)
+    )
     state.record("generation", taskUUID=record.task_uuid, imageUUID=image_uuid, status="success")
 
 
-async def run_generation(state: EmulatorState, record: TaskRecord) -> None:
+async def run_generation(state: EmulatorState, record: TaskRecord, production: Production) -> None:
     """Produce every image of ``record``; never leaves the task unfinished, whatever goes wrong."""
     try:
         queued = record.effects.queue_delay if record.effects is not None else 0.0
@@ -279,7 +273,7 @@ async def run_generation(state: EmulatorState, record: TaskRecord) -> None:
         for index in range(record.expected):
             await asyncio.sleep(step)
             try:
-                await _produce(state, record, index)
+                await _produce(state, record, index, production)
             except Exception as error:
                 _fail(record, index, 500, "inferenceError", f"Emulator failed to render the image: {error!r}")
     finally:

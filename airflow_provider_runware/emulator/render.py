@@ -74,12 +74,29 @@ def render_image(
     *, seed: int, width: int, height: int, output_format: str, quality: int, prompt: str
 ) -> bytes:
     """Encode a ``width`` x ``height`` picture in ``output_format`` (JPG, PNG or WEBP)."""
-    fmt = FORMATS[output_format]
+    image = render_picture(seed=seed, width=width, height=height, prompt=prompt)
+    return encode(image, output_format, quality)
+
+
+def render_picture(*, seed: int, width: int, height: int, prompt: str) -> Image.Image:
+    """The stand-in picture itself, for callers that change it before encoding (image inputs)."""
     rng = random.Random(seed)
     image = _background(rng, width, height)
     draw = ImageDraw.Draw(image)
     _shapes(draw, rng, width, height)
     _caption(draw, prompt, seed, width, height)
+    return image
+
+
+def encode(image: Image.Image, output_format: str, quality: int) -> bytes:
+    """Encode ``image`` as ``output_format``. Only PNG keeps an alpha channel: Runware's background-removal
+    page says transparency is removed for the other formats, so they are flattened onto white."""
+    fmt = FORMATS[output_format]
+    if fmt.pillow_name != "PNG" and image.mode in ("RGBA", "LA", "P"):
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, (255, 255, 255))
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        image = flat
     buffer = io.BytesIO()
     if fmt.pillow_name == "PNG":
         image.save(buffer, format="PNG")

@@ -62,7 +62,8 @@ class ImageRecord:
 
 @dataclass
 class TaskRecord:
-    """One accepted imageInference task and every result or error it has produced so far."""
+    """One accepted task that makes images (imageInference, removeBackground, upscale) and every result or
+    error it has produced so far."""
 
     task_uuid: str
     request: dict[str, Any]
@@ -74,6 +75,12 @@ class TaskRecord:
     error_statuses: list[int] = field(default_factory=list)
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     effects: TaskEffects | None = None
+    # Input images already fetched for this task (its images share them), keyed by parameter and value.
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def task_type(self) -> str:
+        return str(self.request.get("taskType", "imageInference"))
 
     @property
     def delivery_method(self) -> str:

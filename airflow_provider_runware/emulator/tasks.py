@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from airflow_provider_runware.emulator.inference import handle_image_inference, results_of
+from airflow_provider_runware.emulator.inference import IMAGE_INFERENCE
 from airflow_provider_runware.emulator.responses import (
     ACCOUNT_DOCS,
     POLLING_DOCS,
@@ -15,6 +15,8 @@ from airflow_provider_runware.emulator.responses import (
     failure,
 )
 from airflow_provider_runware.emulator.state import EmulatorState, TaskRecord
+from airflow_provider_runware.emulator.submission import TaskKind, results_of
+from airflow_provider_runware.emulator.tools import REMOVE_BACKGROUND, UPSCALE
 
 ORGANIZATION_UUID = "0f5b6c52-6d4e-4f0e-9a55-3c1c1f0e7a11"
 ORGANIZATION_NAME = "Runware Emulator"
@@ -87,7 +89,7 @@ def progress_of(state: EmulatorState, record: TaskRecord) -> Outcome:
     if not record.done:
         legacy = state.faults.take("legacy_pending") is not None
         status = "pending" if legacy else "processing"
-        outcome.data.append({"taskType": "imageInference", "taskUUID": record.task_uuid, "status": status})
+        outcome.data.append({"taskType": record.task_type, "taskUUID": record.task_uuid, "status": status})
     return outcome
 
 
@@ -166,8 +168,12 @@ async def ping(_state: EmulatorState, _task: Mapping[str, Any], _root: str) -> O
     return Outcome(data=[{"taskType": "ping", "pong": True}])
 
 
+# The task types that make images: one submission path, one background job (see ``submission``).
+KINDS: dict[str, TaskKind] = {kind.task_type: kind for kind in (IMAGE_INFERENCE, REMOVE_BACKGROUND, UPSCALE)}
+GENERATING_TASK_TYPES = frozenset(KINDS)
+
 HANDLERS: dict[str, Handler] = {
-    "imageInference": handle_image_inference,
+    **{task_type: kind.handle for task_type, kind in KINDS.items()},
     "getResponse": get_response,
     "getTaskDetails": get_task_details,
     "accountManagement": account_management,

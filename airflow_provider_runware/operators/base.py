@@ -22,6 +22,7 @@ from airflow_provider_runware.arguments import (
     requests_from,
 )
 from airflow_provider_runware.catalog import Violation, get_model_spec, raise_for_violations
+from airflow_provider_runware.links import RunwareStoredImagesLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -88,6 +89,7 @@ class RunwareImageTaskOperator(BaseOperator):
     template_fields: Sequence[str] = COMMON_TEMPLATE_FIELDS
     template_fields_renderers = {"extra_params": "json", "requests": "json"}
     ui_color = "#f3e8ff"
+    operator_extra_links = (RunwareStoredImagesLink(),)
 
     def __init__(
         self,

@@ -21,6 +21,7 @@ from airflow_provider_runware.identity import (
     request_fingerprint,
 )
 from airflow_provider_runware.ledger import ImageEntry, ImageLedger, ImageState, RequestPlan
+from airflow_provider_runware.links import RunwareStoredImagesLink
 from airflow_provider_runware.planning import SubmissionPlanner, check_location, record_event, record_poll
 from airflow_provider_runware.polling import WaitOutcome, format_deadline
 
@@ -150,10 +151,16 @@ class ImageTaskRun:
     def _submit(self) -> ImageLedger:
         """Plan, reconcile with earlier tries, then submit only what no earlier try paid for."""
         self.operator._check_arguments(at_parse_time=False)
-        location = self.location
-        if location is not None:
+        location, output_location = self.location, self.operator.output_location
+        if location is not None and output_location:
             images = sum(request.expected_images for request in self.requests)
             check_location(location, images, self.operator.timeout)
+            RunwareStoredImagesLink.persist(
+                self.context,
+                output_location,
+                self.operator.storage_conn_id,
+                self.identity.object_prefix(),
+            )
         plans = [
             RequestPlan(
                 row=row if self.batch else None,

@@ -76,6 +76,10 @@ def play(runware: EmulatorHandle, pair: dict[str, Any]) -> httpx.Response:
         runware.post(request)
     if setup.get("submit_sync_first"):
         runware.post(pair["response"]["data"][0]["request"])
+    if setup.get("generate_input"):
+        # The docs name an input image by a UUID only Runware knows: use one the emulator generated.
+        [generated] = runware.post([valid_task()]).json()["data"]
+        request = [{**request[0], setup["generate_input"]: generated["imageUUID"]}]
     if "api_key" in setup:
         return runware.post(request, api_key=setup["api_key"])
     return runware.post(request)

@@ -1,7 +1,8 @@
 """Runware's official Python SDK (runware-sdk 1.8.0, REST transport) works against the emulator unchanged:
 a sync request, an async request it polls itself, a validation error it parses, per-task failures in the
 nested getResponse shape it reads (classified by its own error table), a conflict named only in its
-context, the account balance as the object it types, and getTaskDetails as it types it.
+context, the account balance as the object it types, getTaskDetails as it types it, and the image
+tools (removeBackground, upscale) chained by imageUUID.
 
 The SDK lives in its own environment (``.venv-sdk``, created by ``make test``) because its import name
 ``runware`` clashes with an older package; the test runs ``tests/sdk_conformance_client.py`` there.
@@ -9,6 +10,7 @@ The SDK lives in its own environment (``.venv-sdk``, created by ``make test``) b
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from emulator_handle import REPO_ROOT, EmulatorHandle
+from PIL import Image
 
 pytestmark = pytest.mark.integration
 
@@ -213,3 +216,21 @@ def test_our_error_table_agrees_with_the_sdks_grouping() -> None:
         if ours_by_code[code] not in allowed
     }
     assert disagreements == {}
+
+
+def test_sdk_runs_the_image_tools_chained_by_image_uuid(sdk_run: SdkRun) -> None:
+    """removeBackground and upscale through the SDK's own polling: the documented ``inputImage`` and the
+    SDK's ``inputs.image`` form both work, each result names its input, and 4x really is 4x."""
+    tools = sdk_run.printed["tools"]
+    [generated] = tools["generated"]["results"]
+    [cut_out] = tools["removeBackground"]["results"]
+    [upscaled] = tools["upscale"]["results"]
+    assert (cut_out["taskType"], cut_out["inputImageUUID"]) == ("removeBackground", generated["imageUUID"])
+    assert cut_out["cost"] > 0
+    assert (upscaled["taskType"], upscaled["inputImageUUID"]) == ("upscale", cut_out["imageUUID"])
+    with Image.open(io.BytesIO(httpx.get(upscaled["imageURL"], trust_env=False).content)) as image:
+        assert image.size == (1024, 1024), "the 256x256 DALL-E 2 image at 4x"
+    [submitted] = sdk_run.api_entries("upscale", tools["upscale"]["taskUUID"])
+    assert submitted["task"]["inputs"] == {"image": cut_out["imageUUID"]}
+    error = tools["refused"]["error"]
+    assert (error["code"], error["parameter"], error["retryable"]) == ("validation", "upscaleFactor", False)

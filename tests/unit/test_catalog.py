@@ -130,3 +130,20 @@ def test_all_violations_are_reported_together() -> None:
 def test_query_strings_are_never_echoed() -> None:
     (violation,) = validate_image_inference(task(uploadEndpoint="ftp://bucket/key?X-Amz-Signature=secret"))
     assert "secret" not in violation.message()
+
+
+def test_the_readme_model_table_says_what_the_catalog_says_about_image_inputs() -> None:
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    rows = re.findall(r"^\| `([^`]+)` \|[^|]*\|[^|]*\|[^|]*\| ([^|]+) \|", readme, flags=re.MULTILINE)
+    assert {air_id for air_id, _ in rows} == set(MODELS)
+    for air_id, documented in rows:
+        inputs = MODELS[air_id].image_inputs
+        if inputs is None:
+            assert documented == "not read", air_id
+        elif inputs.reference_images:
+            assert documented == f"referenceImages ({inputs.reference_images})", air_id
+        else:
+            assert (documented, inputs.seed_image, inputs.mask_image) == ("none", False, False), air_id

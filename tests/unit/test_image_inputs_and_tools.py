@@ -16,6 +16,7 @@ from airflow_provider_runware.operators.runware import (
 
 PHOTO = "s3://catalogue/products/mug.png"
 PHOTO_UUID = "6ba7b823-9dad-41d1-80b4-00c04fd430c8"
+SIGNED_URL = "https://bucket.s3.amazonaws.com/mug.png?X-Amz-Signature=abc123"
 
 
 def inference(**overrides: Any) -> RunwareImageInferenceOperator:
@@ -169,3 +170,19 @@ def test_the_batch_form_names_each_bad_row_of_a_tool() -> None:
 def test_the_tools_have_no_price_so_a_cost_limit_cannot_be_enforced_on_a_guess() -> None:
     (request,) = RunwareUpscaleOperator(task_id="upscale", input_image=PHOTO)._rows()[0]
     assert request.estimated_cost(1) is None
+
+
+def test_an_api_error_quoting_a_presigned_input_url_keeps_only_its_path() -> None:
+    from airflow_provider_runware.schemas import ApiErrorItem
+
+    error = ApiErrorItem.from_item(
+        {
+            "taskUUID": PHOTO_UUID,
+            "error": {
+                "code": "invalidSeedImage",
+                "message": f"Could not download {SIGNED_URL} (403)",
+            },
+        }
+    )
+    assert error.message == "Could not download https://bucket.s3.amazonaws.com/mug.png (403)"
+    assert "abc123" not in str(error.to_exception())

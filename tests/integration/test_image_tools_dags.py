@@ -1,0 +1,121 @@
+"""Image inputs and the image tools through real Airflow machinery (dag.test, deferral) against the
+emulator and a moto S3 server: photo in a bucket -> cut-out -> restyled scene -> upscale.
+
+The emulator logs every input it fetched (``kind: "input"``), so "Runware read the photo through a
+presigned GET from the bucket" and "nothing was submitted for a missing photo" are read from its
+side, not from ours.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from airflow_runs import run_dag
+from emulator_handle import EmulatorHandle
+from PIL import Image
+
+TOOLS = "runware_image_tools.py"
+SIGNATURE_MARKERS = ("X-Amz-Signature", "X-Amz-Credential", "Signature=")
+
+
+def product_photo() -> bytes:
+    """A mug-coloured square on a plain light background, as a catalogue photo is."""
+    photo = Image.new("RGB", (256, 256), (244, 244, 240))
+    photo.paste((30, 90, 160), (80, 70, 176, 200))
+    buffer = io.BytesIO()
+    photo.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def stored_image(s3_client: Any, uri: str) -> Image.Image:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return Image.open(io.BytesIO(s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()))
+
+
+def test_a_photo_in_a_bucket_is_cut_out_restyled_and_upscaled(
+    airflow: EmulatorHandle, s3_bucket: str, aws_conn: str, s3_client: Any
+) -> None:
+    s3_client.put_object(Bucket=s3_bucket, Key="photos/mug.png", Body=product_photo())
+    photo = f"s3://{s3_bucket}/photos/mug.png"
+    outcome = run_dag(
+        TOOLS,
+        "runware_tools_chain",
+        conf={"photo": photo, "output_location": f"s3://{s3_bucket}/campaign/", "storage_conn_id": aws_conn},
+    )
+    assert outcome.state == "success", outcome.tasks
+    (cut_out,), (scene,), (upscaled,) = (outcome.xcom(task)[0] for task in ("cut_out", "scene", "upscale"))
+
+    # Runware fetched the photo from the bucket through a presigned GET, and chained the rest by UUID.
+    fetched = airflow.requests("input")
+    photo_fetches = [entry for entry in fetched if entry["target"].endswith(f"/{s3_bucket}/photos/mug.png")]
+    assert [(entry["parameter"], entry["status"]) for entry in photo_fetches] == [("inputImage", 200)]
+    assert photo_fetches[0]["target"].startswith("http://127.0.0.1:")
+    assert any(entry["target"] == cut_out["image_uuid"] for entry in fetched)
+    assert any(entry["target"] == scene["image_uuid"] for entry in fetched)
+    assert cut_out["input_image"] == photo
+    assert scene["reference_images"] == [cut_out["image_uuid"]]
+    assert upscaled["input_image"] == scene["image_uuid"]
+
+    # What was stored derives from the inputs: a transparent cut-out, a 2x upscale of the scene.
+    cut = stored_image(s3_client, cut_out["storage_uri"])
+    assert cut.format == "PNG"
+    assert cut.mode == "RGBA"
+    assert cut.getpixel((0, 0))[3] == 0
+    assert cut.getpixel((128, 128))[3] == 255
+    big = stored_image(s3_client, upscaled["storage_uri"])
+    assert big.size == (2048, 2048)
+    assert stored_image(s3_client, scene["storage_uri"]).size == (1024, 1024)
+
+    # The photo's signed URL went to Runware only: not to XCom, not to the records.
+    xcom_text = json.dumps([cut_out, scene, upscaled])
+    assert not any(marker in xcom_text for marker in SIGNATURE_MARKERS)
+
+
+def test_a_missing_photo_fails_before_runware_is_paid(
+    airflow: EmulatorHandle, s3_bucket: str, aws_conn: str, capfd: Any
+) -> None:
+    outcome = run_dag(
+        TOOLS,
+        "runware_tools_chain",
+        conf={
+            "photo": f"s3://{s3_bucket}/photos/missing.png",
+            "output_location": f"s3://{s3_bucket}/campaign/",
+            "storage_conn_id": aws_conn,
+        },
+    )
+    assert outcome.state == "failed"
+    assert outcome.tasks["cut_out"][0] == "failed"
+    assert airflow.tasks_of_type("removeBackground") == []
+    output = capfd.readouterr()
+    assert f"s3://{s3_bucket}/photos/missing.png" in output.out + output.err
+
+
+def test_the_batch_form_cuts_out_every_row_and_names_rows_in_records(
+    airflow: EmulatorHandle, s3_bucket: str, aws_conn: str, s3_client: Any
+) -> None:
+    for name in ("mug", "lamp", "vase"):
+        s3_client.put_object(Bucket=s3_bucket, Key=f"photos/{name}.png", Body=product_photo())
+    rows = [{"input_image": f"s3://{s3_bucket}/photos/{name}.png"} for name in ("mug", "lamp", "vase")]
+    outcome = run_dag(
+        TOOLS,
+        "runware_tools_batch",
+        conf={"rows": rows, "output_location": f"s3://{s3_bucket}/cutouts/", "storage_conn_id": aws_conn},
+    )
+    assert outcome.state == "success", outcome.tasks
+    (records,) = outcome.xcom("cut_out")
+    assert [(record["row"], record["input_image"]) for record in records] == [
+        (row, item["input_image"]) for row, item in enumerate(rows)
+    ]
+    assert len(airflow.tasks_of_type("removeBackground")) == 3
+
+
+def test_a_text_to_image_model_refuses_a_rendered_seed_image_before_any_http(
+    airflow: EmulatorHandle, capfd: Any
+) -> None:
+    outcome = run_dag(TOOLS, "runware_tools_seed_refused", conf={"photo": "https://example.com/mug.png"})
+    assert outcome.state == "failed"
+    assert airflow.requests("api") == []
+    output = capfd.readouterr()
+    assert "takes no image inputs (text-to-image only)" in output.out + output.err
