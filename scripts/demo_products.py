@@ -51,6 +51,7 @@ from product_campaign import (  # noqa: E402
     reviewer_env,
     split_s3,
     upload_photos,
+    wait_until_parked,
 )
 from servers import serving  # noqa: E402
 
@@ -236,6 +237,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.screenshots:
             for path in take_screenshots(base_url, run_id, map_index, args.screenshots):
                 log(f"Screenshot: {path}")
+        wait_until_parked(services.home, DAG_ID, run_id, REVIEW_TASK, map_index, RUN_TIMEOUT)
         answer = rest.answer(DAG_ID, run_id, REVIEW_TASK, map_index, APPROVE)
         log(
             f"Answered through PATCH /api/v2/dags/{DAG_ID}/dagRuns/<run_id>/taskInstances/{REVIEW_TASK}/"

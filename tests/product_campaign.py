@@ -182,6 +182,30 @@ class AirflowRest:
         return json.loads(value) if isinstance(value, str) else value
 
 
+def wait_until_parked(
+    home: Path, dag_id: str, run_id: str, task_id: str, map_index: int, timeout: float
+) -> None:
+    """Wait until the scheduler has seen the worker that parked ``task_id`` in ``awaiting_input`` exit.
+
+    A person never answers within a second, a script can: Airflow 3.3.2 then re-queues the task before
+    the scheduler reads the executor's "success" for the parked try, takes the queued try for one whose
+    state was changed externally and marks it ``up_for_retry`` (the HITL cousin of apache/airflow#72716).
+    The scheduler logs that event as ``TaskInstance Finished: ... state=awaiting_input``; once it has,
+    answering is safe.
+    """
+    finished = re.compile(
+        rf"TaskInstance Finished: dag_id={re.escape(dag_id)}, task_id={re.escape(task_id)}, "
+        rf"run_id={re.escape(run_id)}, map_index={map_index}, .*?state=awaiting_input"
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for log in home.glob("scheduler*.console.log"):
+            if finished.search(log.read_text(errors="replace")):
+                return
+        time.sleep(0.5)
+    raise AssertionError(f"the scheduler did not see {task_id}[{map_index}] park within {timeout:.0f}s")
+
+
 def signatures_in(texts: dict[str, str]) -> dict[str, list[Any]]:
     """Where a presigned signature appears unmasked, and what it looked like."""
     found = {where: SIGNATURE.findall(text) for where, text in texts.items()}

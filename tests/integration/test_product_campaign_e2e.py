@@ -10,9 +10,12 @@ presigned signature reached anything Airflow stored or logged.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+import httpx
 from airflow_services import airflow_services
 from emulator_handle import EmulatorHandle
 from product_campaign import (
@@ -28,6 +31,7 @@ from product_campaign import (
     signatures_in,
     split_s3,
     upload_photos,
+    wait_until_parked,
 )
 
 STORAGE_CONN_ID = "aws_campaign"
@@ -58,7 +62,9 @@ def test_reviewer_publishes_exactly_the_approved_scenes(
         upscaled = rest.xcom(DAG_ID, run_id, "upscale")
         scenes = rest.xcom(DAG_ID, run_id, "restyle_scenes")
         links = rest.extra_links(DAG_ID, run_id, "upscale")
-        answer = rest.answer(DAG_ID, run_id, REVIEW_TASK, request["task_instance"]["map_index"], APPROVED)
+        map_index = int(request["task_instance"]["map_index"])
+        wait_until_parked(home, DAG_ID, run_id, REVIEW_TASK, map_index, timeout=RUN_TIMEOUT)
+        answer = rest.answer(DAG_ID, run_id, REVIEW_TASK, map_index, APPROVED)
         state = services.wait_for_run(DAG_ID, run_id, RUN_TIMEOUT)
         publish_result = rest.xcom(DAG_ID, run_id, "publish")
         hitl_rows = services.query("SELECT subject, body, options, chosen_options FROM hitl_detail")
@@ -80,13 +86,17 @@ def test_reviewer_publishes_exactly_the_approved_scenes(
         assert image["storage_uri"].startswith(f"s3://{s3_bucket}/product-campaign/")
     assert "$" in body, "costs are shown"
 
-    # The extra link opens the bucket folder the upscaled images are in, with no signature.
-    folder = upscaled[0]["storage_uri"].rsplit("/", 1)[0].removeprefix(f"s3://{s3_bucket}/")
+    # The extra link opens the bucket folder the upscaled images are in (on moto: its listing URL).
     stored_link = links.get("Stored images")
     assert stored_link, f"no 'Stored images' link on upscale: {links}"
-    assert s3_bucket in stored_link
-    assert folder in stored_link or folder.replace("/", "%2F") in stored_link
     assert not signatures_in({"link": stored_link})
+    link = urlsplit(stored_link)
+    folder = upscaled[0]["storage_uri"].removeprefix(f"s3://{s3_bucket}/").rsplit("/", 1)[0] + "/"
+    assert link.path == f"/{s3_bucket}"
+    assert parse_qs(link.query)["prefix"] == [folder]
+    listing = httpx.get(stored_link, timeout=30, trust_env=False).raise_for_status().text
+    listed = set(re.findall(r"<Key>([^<]+)</Key>", listing))
+    assert listed == {split_s3(image["storage_uri"])[1] for image in upscaled}
 
     # Published: exactly the approved images, byte for byte their upscaled sources, and the manifest.
     published = published_objects(s3_client, s3_bucket, run_id)
