@@ -24,7 +24,6 @@ import json
 import os
 import secrets
 import shutil
-import subprocess
 import sys
 import time
 from datetime import date
@@ -53,6 +52,7 @@ from product_campaign import (  # noqa: E402
     upload_photos,
     wait_until_parked,
 )
+from review_screenshots import take_screenshots  # noqa: E402
 from servers import serving  # noqa: E402
 
 from airflow_provider_runware.catalog import get_model_spec  # noqa: E402
@@ -100,51 +100,6 @@ class Progress:
                 self.seen[key] = str(state)
                 name = task_id if map_index < 0 else f"{task_id}[{map_index}]"
                 print(f"   {name:<22} {state}", flush=True)
-
-
-def take_screenshots(base_url: str, run_id: str, map_index: int, folder: Path) -> list[Path]:
-    """The Required Actions page and the review task's form, as a reviewer sees them."""
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        log("no chromium on PATH (sudo apt-get install -y chromium): screenshots skipped")
-        return []
-    folder.mkdir(parents=True, exist_ok=True)
-    task_page = f"{base_url}/dags/{DAG_ID}/runs/{run_id}/tasks/{REVIEW_TASK}/mapped/{map_index}"
-    pages = {  # name: (url, window height)
-        "product-campaign-required-actions.png": (f"{base_url}/required_actions", 320),
-        "product-campaign-review.png": (f"{task_page}/required_actions", 960),
-    }
-    taken = []
-    for name, (url, height) in pages.items():
-        path = folder / name
-        subprocess.run(
-            [
-                chromium,
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--hide-scrollbars",
-                f"--window-size=1400,{height}",
-                "--virtual-time-budget=20000",
-                f"--screenshot={path}",
-                url,
-            ],
-            check=True,
-            capture_output=True,
-            timeout=180,
-        )
-        compact_png(path)
-        taken.append(path)
-    return taken
-
-
-def compact_png(path: Path) -> None:
-    """A UI screenshot in 64 colours: a fraction of the bytes, text still crisp."""
-    from PIL import Image
-
-    with Image.open(path) as image:
-        small = image.convert("RGB").quantize(colors=64)
-    small.save(path, optimize=True)
 
 
 def read_s3(s3_client: Any, uri: str) -> bytes:
@@ -235,7 +190,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if line.startswith("| **"):
                 print("   " + line, flush=True)
         if args.screenshots:
-            for path in take_screenshots(base_url, run_id, map_index, args.screenshots):
+            shots = take_screenshots(
+                base_url, DAG_ID, run_id, REVIEW_TASK, map_index, APPROVE, args.screenshots
+            )
+            for path in shots:
                 log(f"Screenshot: {path}")
         wait_until_parked(services.home, DAG_ID, run_id, REVIEW_TASK, map_index, RUN_TIMEOUT)
         answer = rest.answer(DAG_ID, run_id, REVIEW_TASK, map_index, APPROVE)
@@ -319,7 +277,7 @@ def main() -> None:
     print(f"  total cost:    ${total:.4f} (every step of every candidate, rejected ones included)")
     print(f"  manifest:      {OUTPUT / 'manifest.json'}")
     print(f"  contact sheet: {OUTPUT / 'contact-sheet.png'}")
-    print(f"  stored images: {outcome['links'].get('Stored images')}")
+    print(f"  stored images: {outcome['links'].get('Stored images')} (the link on upscale; moto has stopped)")
     print(f"  emulator requests: {outcome['counts']}")
     print(f"  wall time:     {time.monotonic() - started:.1f}s")
     (OUTPUT / "summary.json").write_text(
