@@ -198,6 +198,10 @@ class AzureBlobOutputLocation(OutputLocation):
             )
         return signer
 
+    def check_account(self) -> None:
+        """The connection is for this location's storage account and can sign (no I/O for a key)."""
+        self._signer  # noqa: B018 - the property raises RunwareValidationError when it cannot
+
     def _check_container(self) -> None:
         """Catch a misspelt container before images are paid for; only clear answers refuse.
 

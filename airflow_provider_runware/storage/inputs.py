@@ -270,6 +270,8 @@ class InputResolver:
         if (ref.uri, conn_id) in self._checked:
             return
         location = self._location(ref, conn_id)
+        if isinstance(location, AzureBlobOutputLocation):
+            location.check_account()  # else the blob would be looked up in the connection's account
         where = f"(read through connection {conn_id!r})"
         try:
             size = location.object_size(ref.key, ref.uri)

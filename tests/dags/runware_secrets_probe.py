@@ -1,6 +1,7 @@
 """A DAG that handles every kind of secret the provider touches, for the leak test.
 
-API key (connection password), presigned S3 URLs (storage), and a webhook token (templated URL),
+API key (connection password), presigned S3 URLs (uploads, and the GET of an input photo), and a
+webhook token (templated URL),
 through deferral (trigger), a successful task and a failing one (exception text).
 """
 
@@ -10,13 +11,16 @@ from datetime import timedelta
 
 from airflow.sdk import DAG
 
-from airflow_provider_runware.operators.runware import RunwareImageInferenceOperator
+from airflow_provider_runware.operators.runware import (
+    RunwareBackgroundRemovalOperator,
+    RunwareImageInferenceOperator,
+)
 
 with DAG(
     dag_id="runware_secrets_probe",
     schedule=None,
     catchup=False,
-    params={"output_location": "", "storage_conn_id": "", "webhook_url": ""},
+    params={"output_location": "", "storage_conn_id": "", "webhook_url": "", "photo": ""},
     # A retry absorbs Airflow's own deferral race (apache/airflow#72716) without paying twice; the
     # upload failure is fatal by design and is not retried.
     default_args={"retries": 1, "retry_delay": timedelta(seconds=0)},
@@ -39,4 +43,10 @@ with DAG(
     )
     RunwareImageInferenceOperator(
         task_id="upload_goes_missing", positive_prompt="a sneaker", deferrable=True, **common
+    )
+    RunwareBackgroundRemovalOperator(
+        task_id="cut_out",
+        input_image="{{ params.photo }}",
+        deferrable=True,
+        **{key: value for key, value in common.items() if key not in ("model", "width", "height")},
     )

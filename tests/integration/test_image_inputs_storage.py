@@ -27,7 +27,7 @@ from azure_fixtures import blob_service_fixture as blob_service_fixture
 from azure_fixtures import wasb_conn_fixture as wasb_conn_fixture
 from signature_fronts import VerifyingFront
 
-from airflow_provider_runware.exceptions import RunwareInputNotFoundError
+from airflow_provider_runware.exceptions import RunwareInputNotFoundError, RunwareValidationError
 from airflow_provider_runware.storage.inputs import InputResolver, parse_image_input
 
 pytestmark = pytest.mark.integration
@@ -326,3 +326,29 @@ def test_input_in_another_cloud_than_the_output_reads_through_that_clouds_defaul
     assert resolver.conn_id_for(image_input) == "aws_default"
     resolver.check(image_input)
     assert fetch_elsewhere(resolver.wire_value(image_input, TEN_MINUTES)) == (200, IMAGE)
+
+
+def test_azure_input_read_with_a_wrong_key_fails_before_submission(
+    azurite: Azurite, azure_container: str, blob_service: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+
+    blob_service.get_blob_client(azure_container, KEY).upload_blob(IMAGE)
+    wrong_key = base64.b64encode(b"not the account key" * 3).decode()
+    monkeypatch.setenv("AIRFLOW_CONN_WASB_INPUT_WRONG", json.dumps(azurite.connection(account_key=wrong_key)))
+    uri = f"wasbs://{azure_container}@{AZURITE_ACCOUNT}.blob.core.windows.net/{KEY}"
+
+    with pytest.raises(RunwareInputNotFoundError, match="could not be read") as raised:
+        InputResolver("wasb_input_wrong", None).check(parse_image_input(uri, "seed_image"))
+
+    assert uri in str(raised.value)
+    assert wrong_key not in str(raised.value)
+
+
+def test_azure_input_in_another_account_than_the_connection_is_refused(
+    azurite: Azurite, azure_container: str, wasb_conn: str
+) -> None:
+    uri = f"wasbs://{azure_container}@otheraccount1.blob.core.windows.net/{KEY}"
+
+    with pytest.raises(RunwareValidationError, match="otheraccount1"):
+        InputResolver(wasb_conn, None).check(parse_image_input(uri, "seed_image"))

@@ -119,3 +119,28 @@ def test_a_text_to_image_model_refuses_a_rendered_seed_image_before_any_http(
     assert airflow.requests("api") == []
     output = capfd.readouterr()
     assert "takes no image inputs (text-to-image only)" in output.out + output.err
+
+
+def test_a_photo_in_gcs_is_fetched_through_a_signed_url_the_signature_checking_front_accepts(
+    airflow: EmulatorHandle, gcs_bucket: str, gcs_conn: str, gcs_client: Any
+) -> None:
+    gcs_client.bucket(gcs_bucket).blob("photos/mug.png").upload_from_string(product_photo())
+    photo = f"gs://{gcs_bucket}/photos/mug.png"
+    outcome = run_dag(
+        TOOLS,
+        "runware_tools_batch",
+        conf={
+            "rows": [{"input_image": photo}],
+            "output_location": f"gs://{gcs_bucket}/cutouts/",
+            "storage_conn_id": gcs_conn,
+        },
+    )
+    assert outcome.state == "success", outcome.tasks
+    (fetch,) = [entry for entry in airflow.requests("input") if entry["parameter"] == "inputImage"]
+    assert fetch["status"] == 200
+    assert fetch["target"].endswith(f"/{gcs_bucket}/photos/mug.png")
+    ((record,),) = outcome.xcom("cut_out")
+    assert record["input_image"] == photo
+    key = record["storage_uri"].removeprefix(f"gs://{gcs_bucket}/")
+    cut = Image.open(io.BytesIO(gcs_client.bucket(gcs_bucket).blob(key).download_as_bytes()))
+    assert cut.getpixel((0, 0))[3] == 0

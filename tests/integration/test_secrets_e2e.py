@@ -7,6 +7,7 @@ one task that fails (exception text), then searches everything Airflow wrote.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 from airflow_services import airflow_services
 from emulator_handle import EmulatorHandle
+from PIL import Image
 
 REPO = Path(__file__).resolve().parents[2]
 AWS_SECRET = "probe-aws-secret-Q9x7Lm"
@@ -26,7 +28,7 @@ UNMASKED_SIGNATURE = re.compile(
 
 
 def test_no_secret_leaks_through_real_airflow_services(
-    runware: EmulatorHandle, moto_server: Any, s3_bucket: str, tmp_path: Path
+    runware: EmulatorHandle, moto_server: Any, s3_bucket: str, s3_client: Any, tmp_path: Path
 ) -> None:
     aws = {
         "conn_type": "aws",
@@ -34,6 +36,9 @@ def test_no_secret_leaks_through_real_airflow_services(
         "password": AWS_SECRET,
         "extra": {"endpoint_url": moto_server.endpoint_url, "region_name": "us-east-1"},
     }
+    photo = io.BytesIO()
+    Image.new("RGB", (64, 64), (240, 240, 236)).save(photo, format="PNG")
+    s3_client.put_object(Bucket=s3_bucket, Key="photos/mug.png", Body=photo.getvalue())
     runware.fault(kind="upload_skip", count=1)
     # Long enough that the deferrable tasks really defer (the worker itself waits a few seconds).
     runware.fault(kind="queue_delay", seconds=10)
@@ -48,6 +53,7 @@ def test_no_secret_leaks_through_real_airflow_services(
                 "output_location": f"s3://{s3_bucket}/probe/",
                 "storage_conn_id": "aws_probe",
                 "webhook_url": f"{runware.root_url}/_emulator/health?token={WEBHOOK_TOKEN}",
+                "photo": f"s3://{s3_bucket}/photos/mug.png",
             },
         )
     # Read only after every component stopped, so the logs are complete.
@@ -55,10 +61,12 @@ def test_no_secret_leaks_through_real_airflow_services(
     task_states = dict(services.query("SELECT task_id, state FROM task_instance"))
 
     assert state == "failed", "one task is meant to fail (its upload goes missing)"
-    assert sorted(task_states.values()) == ["failed", "success", "success"]
+    assert sorted(task_states.values()) == ["failed", "success", "success", "success"]
     uploads = [entry for entry in runware.requests("upload") if not entry.get("skipped")]
-    assert len(uploads) == 3, "presigned URLs were really handed out and used"
-    assert len(runware.requests("generation")) == 4, "4 images, each paid for once, retries included"
+    assert len(uploads) == 4, "presigned URLs were really handed out and used"
+    assert len(runware.requests("generation")) == 5, "5 images, each paid for once, retries included"
+    (photo_fetch,) = runware.requests("input")
+    assert (photo_fetch["status"], photo_fetch["target"].endswith("/photos/mug.png")) == (200, True)
     assert any(".log.trigger." in path for path in texts), "trigger logs were searched"
     task_logs = "".join(text for path, text in texts.items() if "task_id=" in path)
     assert "Runware cost of this try" in task_logs
