@@ -14,16 +14,12 @@ child), and every Airflow process together (executor workers and task runs are c
 scheduler; the api-server serves the tasks' execution API). Ratios are rows / single (lower
 is better). Every image must be generated exactly once, or nothing is reported.
 
-Until the operator has the batch form (a ``requests`` parameter) the ratios are "not available" and
-nothing is started (``--single-anyway`` still runs the one-image DAG, for developing this script).
-
 Run: ``.venv/bin/python benchmarks/mapped_batches.py [--quick] [--images N] [--chunks C] [--json PATH]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import inspect
 import tempfile
 import time
 from datetime import datetime
@@ -45,12 +41,6 @@ DAG_FILE = REPO / "benchmarks" / "dags" / "runware_bench_p6.py"
 ROWS_DAG, SINGLE_DAG = "runware_bench_p6_rows", "runware_bench_p6_single"
 GENERATION_SECONDS = 2.0
 PARALLELISM = 16
-
-
-def batch_form_available() -> bool:
-    from airflow_provider_runware.operators.runware import RunwareImageInferenceOperator
-
-    return "requests" in inspect.signature(RunwareImageInferenceOperator.__init__).parameters
 
 
 def cpu_seconds(pid: int) -> tuple[float, float]:
@@ -133,9 +123,6 @@ def measure(images: int, chunks: int, dags: list[str]) -> dict[str, Any]:
 def options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", type=int, default=None, help="images in all (500; quick 100)")
     parser.add_argument("--chunks", type=int, default=5, help="mapped chunks of rows (5)")
-    parser.add_argument(
-        "--single-anyway", action="store_true", help="run the one-image DAG even without the batch form"
-    )
 
 
 def main() -> None:
@@ -160,17 +147,11 @@ def main() -> None:
     )
     rows = [wall, cpu, cpu_all]
     raw: dict[str, Any] = {"images": images, "chunks": args.chunks, "generation_seconds": GENERATION_SECONDS}
-    if not batch_form_available():
-        for row in rows:
-            row.available, row.reason = False, "the operator has no batch form (`requests=`) yet"
-        if args.single_anyway:
-            raw["runs"] = [measure(images, args.chunks, [SINGLE_DAG])]
-    else:
-        raw["runs"] = [measure(images, args.chunks, [ROWS_DAG, SINGLE_DAG]) for _ in range(args.reps)]
-        for run in raw["runs"]:
-            wall.values.append(run[ROWS_DAG]["wall"] / run[SINGLE_DAG]["wall"])
-            cpu.values.append(run[ROWS_DAG]["scheduling_cpu"] / run[SINGLE_DAG]["scheduling_cpu"])
-            cpu_all.values.append(run[ROWS_DAG]["all_services_cpu"] / run[SINGLE_DAG]["all_services_cpu"])
+    raw["runs"] = [measure(images, args.chunks, [ROWS_DAG, SINGLE_DAG]) for _ in range(args.reps)]
+    for run in raw["runs"]:
+        wall.values.append(run[ROWS_DAG]["wall"] / run[SINGLE_DAG]["wall"])
+        cpu.values.append(run[ROWS_DAG]["scheduling_cpu"] / run[SINGLE_DAG]["scheduling_cpu"])
+        cpu_all.values.append(run[ROWS_DAG]["all_services_cpu"] / run[SINGLE_DAG]["all_services_cpu"])
     report(args, rows, raw)
     for run in raw.get("runs", []):
         for dag_id in (ROWS_DAG, SINGLE_DAG):

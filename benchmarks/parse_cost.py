@@ -92,7 +92,7 @@ def compiled_copy(tmp: Path) -> Path:
 
 
 def main() -> None:
-    args = arguments(__doc__ or "", default_reps=7)
+    args = arguments(__doc__ or "", default_reps=15)
     airflow_sandbox()  # children inherit a throwaway AIRFLOW_HOME
     with tempfile.TemporaryDirectory(prefix="runware-parse-cost-") as tmp:
         baseline, provider = Path(tmp) / "baseline_dag.py", Path(tmp) / "provider_dag.py"

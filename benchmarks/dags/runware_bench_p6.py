@@ -1,13 +1,11 @@
 """P6's two DAGs: the same catalogue rows as N mapped one-image tasks, and as a few mapped chunks of rows.
 
 Sizes come from the environment (``benchmarks/mapped_batches.py`` sets them for every Airflow service):
-``RUNWARE_BENCH_P6_IMAGES`` rows (500) in ``RUNWARE_BENCH_P6_CHUNKS`` chunks (5). The chunked DAG exists
-only once the operator has its batch form (a ``requests`` parameter).
+``RUNWARE_BENCH_P6_IMAGES`` rows (500) in ``RUNWARE_BENCH_P6_CHUNKS`` chunks (5).
 """
 
 from __future__ import annotations
 
-import inspect
 import os
 from datetime import datetime
 
@@ -33,9 +31,8 @@ with DAG("runware_bench_p6_single", **DAG_ARGS):
         task_id="generate", model=MODEL, width=256, height=256, deferrable=True
     ).expand(positive_prompt=[row["positive_prompt"] for row in ROWS])
 
-if "requests" in inspect.signature(RunwareImageInferenceOperator.__init__).parameters:
-    size = -(-IMAGES // CHUNKS)
-    with DAG("runware_bench_p6_rows", **DAG_ARGS):
-        RunwareImageInferenceOperator.partial(task_id="generate", model=MODEL, deferrable=True).expand(
-            requests=[ROWS[start : start + size] for start in range(0, IMAGES, size)]
-        )
+SIZE = -(-IMAGES // CHUNKS)
+with DAG("runware_bench_p6_rows", **DAG_ARGS):
+    RunwareImageInferenceOperator.partial(task_id="generate", model=MODEL, deferrable=True).expand(
+        requests=[ROWS[start : start + SIZE] for start in range(0, IMAGES, SIZE)]
+    )
