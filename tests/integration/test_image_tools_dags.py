@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import json
+from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow_runs import run_dag
@@ -144,3 +146,36 @@ def test_a_photo_in_gcs_is_fetched_through_a_signed_url_the_signature_checking_f
     key = record["storage_uri"].removeprefix(f"gs://{gcs_bucket}/")
     cut = Image.open(io.BytesIO(gcs_client.bucket(gcs_bucket).blob(key).download_as_bytes()))
     assert cut.getpixel((0, 0))[3] == 0
+
+
+def photos_in(s3_client: Any, bucket: str, names: tuple[str, ...]) -> list[dict[str, str]]:
+    for name in names:
+        s3_client.put_object(Bucket=bucket, Key=f"photos/{name}.png", Body=product_photo())
+    return [{"input_image": f"s3://{bucket}/photos/{name}.png"} for name in names]
+
+
+def test_a_lost_answer_and_a_cleared_run_never_pay_twice_for_a_cut_out(
+    airflow: EmulatorHandle, s3_bucket: str, aws_conn: str, s3_client: Any
+) -> None:
+    """The tools share the inference operator's ledger: an answer lost after Runware accepted the
+    POST is resent under the same taskUUIDs (conflictTaskUUID), and clearing the run pays nothing."""
+    conf = {
+        "rows": photos_in(s3_client, s3_bucket, ("mug", "lamp")),
+        "output_location": f"s3://{s3_bucket}/cutouts/",
+        "storage_conn_id": aws_conn,
+    }
+    airflow.fault(kind="drop_connection", task_type="removeBackground", after=True, count=1)
+    first = run_dag(TOOLS, "runware_tools_batch", conf=conf, logical_date=datetime(2026, 3, 1, tzinfo=UTC))
+    assert first.state == "success", first.tasks
+    answers = Counter(
+        (entry["taskUUID"], entry["status"]) for entry in airflow.tasks_of_type("removeBackground")
+    )
+    uuids = {task_uuid for task_uuid, _ in answers}
+    assert len(uuids) == 2
+    assert all(answers[(task_uuid, 400)] == 1 for task_uuid in uuids), "the resend met conflictTaskUUID"
+    assert len(airflow.requests("generation")) == 2
+
+    again = run_dag(TOOLS, "runware_tools_batch", conf=conf, logical_date=datetime(2026, 3, 1, tzinfo=UTC))
+    assert again.state == "success", again.tasks
+    assert len(airflow.requests("generation")) == 2, "the cleared run reused both cut-outs"
+    assert {record["task_uuid"] for record in again.xcom("cut_out")[0]} == uuids
