@@ -92,14 +92,7 @@ def provider_one_task(handle: Any) -> dict[str, Any]:
         hook.submit(tasks).raise_for_errors()
     finally:
         hook.close()
-    trigger = make_trigger(
-        [task["taskUUID"] for task in tasks],
-        end_time=time.time() + 600,
-        runware_conn_id="runware_default",
-        poll_interval=10.0,
-        not_before=0.0,
-        submitted_at=started,
-    )
+    trigger = make_trigger([task["taskUUID"] for task in tasks], submitted_at=started)
     [(event_at, payload)] = asyncio.run(events_of([trigger]))
     assert len(payload["results"]) == IMAGES, payload["message"]
     return {"wall": event_at - started, "posts": all_posts(handle)}

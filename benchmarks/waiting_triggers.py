@@ -67,9 +67,7 @@ def warm_up(handle: Any) -> None:
     1,000 triggers' memory."""
     handle.reset()
     uuids, started = submit_all(1)
-    trigger = make_trigger(
-        uuids, end_time=time.time() + 60, poll_interval=10.0, not_before=0.0, submitted_at=started
-    )
+    trigger = make_trigger(uuids, submitted_at=started, wait_seconds=60)
     asyncio.run(events_of([trigger]))
 
 
@@ -140,14 +138,7 @@ def one_run(handle: Any, count: int, seconds: float) -> dict[str, Any]:
     gc.collect()
     baseline = psutil.Process().memory_info().rss
     triggers = [
-        make_trigger(
-            [task_uuid],
-            end_time=time.time() + seconds + 600,
-            runware_conn_id="runware_default",
-            poll_interval=WINDOW,
-            not_before=0.0,
-            submitted_at=submitted,
-        )
+        make_trigger([task_uuid], submitted_at=submitted, wait_seconds=seconds + 600, poll_interval=WINDOW)
         for task_uuid in uuids
     ]
     watched = asyncio.run(wait_and_watch(triggers, seconds))

@@ -42,14 +42,7 @@ def one_run(handle: Any, generation_seconds: float) -> dict[str, Any]:
         hook.submit([task]).raise_for_errors()
     finally:
         hook.close()
-    trigger = make_trigger(
-        [task["taskUUID"]],
-        end_time=time.time() + 600,
-        runware_conn_id="runware_default",
-        poll_interval=10.0,
-        not_before=0.0,
-        submitted_at=started,
-    )
+    trigger = make_trigger([task["taskUUID"]], submitted_at=started)
     [(event_at, _)] = asyncio.run(events_of([trigger]))
     log = handle.requests()
     [accepted] = [e for e in log if e["kind"] == "api" and e.get("taskType") == "imageInference"]
