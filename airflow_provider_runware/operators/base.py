@@ -170,7 +170,8 @@ class RunwareImageTaskOperator(BaseOperator):
         )
         if "requests" not in templated:
             arguments = self._arguments()
-            raise_for_violations(self._rows(skip_arguments=templated)[1], task_type=arguments.TASK_TYPE)
+            violations = requests_from(arguments, self.requests, templated)[1]
+            raise_for_violations(violations, task_type=arguments.TASK_TYPE)
         if at_parse_time and "model" not in templated:
             warning = get_model_spec(str(self.model)).lifecycle_warning()
             if warning:
