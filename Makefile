@@ -13,8 +13,13 @@ PYTEST_ARGS ?=
 CHAOS_SEED ?= 7
 CHAOS_RATE ?= 0.3
 CHAOS_ARGS ?=
+# The Airflow 3 lines `make matrix` runs (`make matrix LINES=3.0`), and extra pytest arguments for each.
+# (Set on the command line only: a shell may export its own LINES, the terminal height.)
+LINES =
+MATRIX_ARGS ?=
 
-.PHONY: install demo demo-products test lint typecheck floors pytest chaos postgres-server bench clean
+.PHONY: install demo demo-products test lint typecheck floors pytest matrix matrix-oldest chaos postgres-server \
+	bench clean
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +71,16 @@ typecheck: $(STAMP)
 floors: $(STAMP)
 	$(BIN)/python scripts/check_floors.py
 
+# The core suite on every Airflow 3 line (3.0.0, 3.1.8, 3.2.2, 3.3.2), each in its own .venv-airflow-<line>
+# built with the packages of its release's era (rebuilt only when pyproject.toml changes): unit tests and
+# the dag.test() suites everywhere, the end-to-end test on real Airflow services on the oldest line.
+matrix: $(STAMP)
+	$(BIN)/python scripts/airflow_matrix.py $(LINES) $(if $(MATRIX_ARGS),-- $(MATRIX_ARGS))
+
+# Only the oldest line (part of `make test`: the newest line is what `make pytest` runs in .venv).
+matrix-oldest: $(STAMP)
+	$(BIN)/python scripts/airflow_matrix.py --oldest $(if $(MATRIX_ARGS),-- $(MATRIX_ARGS))
+
 # The chaos campaign (tests/chaos) is part of pytest: about 3 minutes of real Airflow services.
 pytest: install $(AZURITE_STAMP) postgres-server
 	CHAOS_SEED=$(CHAOS_SEED) CHAOS_RATE=$(CHAOS_RATE) $(BIN)/pytest -p no:cacheprovider -rsx $(PYTEST_ARGS)
@@ -75,7 +90,7 @@ pytest: install $(AZURITE_STAMP) postgres-server
 chaos: $(STAMP) postgres-server
 	$(BIN)/python tests/chaos/run_chaos.py --seed $(CHAOS_SEED) --fault-rate $(CHAOS_RATE) $(CHAOS_ARGS)
 
-test: lint typecheck floors pytest
+test: lint typecheck floors pytest matrix-oldest
 
 # P1-P6 of issue 9 as one table (goal beside each figure) and benchmarks/results.json. Needs only loopback.
 # BENCH_QUICK=1: fewer repetitions and smaller sizes.
@@ -83,4 +98,4 @@ bench: install
 	$(BIN)/python benchmarks/run.py $(if $(filter 1 yes true,$(BENCH_QUICK)),--quick)
 
 clean:
-	rm -rf $(VENV) $(SDK_VENV) $(AZURITE_DIR) demo-output .demo .demo-products
+	rm -rf $(VENV) $(SDK_VENV) .venv-airflow-* $(AZURITE_DIR) demo-output .demo .demo-products
