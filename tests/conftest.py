@@ -35,6 +35,13 @@ os.environ.update(
 )
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    """Which Airflow line this session tests (``make matrix`` runs every line)."""
+    from airflow_lines import AIRFLOW_LINE, AIRFLOW_VERSION
+
+    return f"airflow: {AIRFLOW_VERSION} (the {AIRFLOW_LINE} line)"
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """The throwaway AIRFLOW_HOME (metadata DB, logs) goes with the session."""
     shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
