@@ -1,14 +1,20 @@
-"""`make floors`: prove the dependency floors in pyproject.toml are honest.
+"""`make floors`: prove the dependency floors in pyproject.toml are honest, on the oldest and the newest
+Airflow line.
 
-Installs the provider (with the ``emulator`` extra) into a throwaway virtualenv at the *lowest* version
-of every direct dependency that the resolver allows (``uv pip install --resolution lowest-direct``), then,
-in that environment:
+Installs the provider (with the ``emulator`` extra) twice, each time into a throwaway virtualenv with
+``uv pip install --resolution lowest-direct`` (the *lowest* version of every direct dependency the
+resolver allows):
 
-- every declared floor is exactly what got installed (a floor below what can be installed is a claim
-  nobody tested; the message says which floor to raise),
-- every module of the package imports, and the emulator renders an image (Pillow's API is used, not
-  only imported),
-- Python itself is at the declared ``requires-python`` floor or the check says it could not prove it.
+(a) as declared: Airflow lands on its own floor (the oldest supported line), and every declared floor
+    must be exactly what got installed (a floor below what can be installed is a claim nobody tested;
+    the message says which floor to raise);
+(b) with apache-airflow pinned to the newest line's patch (``airflow_matrix.LINES``): every other floor
+    must be what got installed unless that Airflow itself (or a package it brings) requires more; then
+    the check prints which floor was raised, to what and by which requirement, and that is no failure.
+
+In each environment every module of the package imports, and the emulator renders an image (Pillow's
+API is used, not only imported). Python itself is at the declared ``requires-python`` floor or the check
+says it could not prove it.
 
 Exit status 0 when all of that holds. Uses uv's cache, so after the first run it takes seconds.
 """
@@ -22,7 +28,10 @@ import sys
 import tempfile
 import tomllib
 from pathlib import Path
+from typing import Any
 
+from airflow_matrix import LINES
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,11 +47,30 @@ for name in modules:
 from airflow_provider_runware.emulator.render import render_image
 data = render_image(seed=1, width=64, height=64, output_format="PNG", quality=90, prompt="floor check")
 assert data.startswith(b"\x89PNG"), "the emulator could not render at the floor versions"
-names = json.loads(sys.argv[1])
+floors = json.loads(sys.argv[1])
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+# For each floor: the installed distributions whose requirement on it excludes the floor version.
+raisers = {name: [] for name in floors}
+for dist in md.distributions():
+    if canonicalize_name(dist.metadata["Name"]) == canonicalize_name(package.PACKAGE_NAME):
+        continue  # our own extras are not Airflow's requirements
+    extras = [""] + (dist.metadata.get_all("Provides-Extra") or [])
+    for text in dist.requires or []:
+        requirement = Requirement(text)
+        name = canonicalize_name(requirement.name)
+        if name not in floors or requirement.specifier.contains(floors[name], prereleases=True):
+            continue
+        marker = requirement.marker
+        applies = [e for e in extras if marker is None or marker.evaluate({"extra": e})]
+        if applies:
+            via = f"{dist.metadata['Name']} {dist.version}" + (f" [{applies[0]}]" if applies[0] else "")
+            raisers[name].append(f"{via} requires {requirement.name}{requirement.specifier}")
 print(json.dumps({
     "python": "%d.%d" % sys.version_info[:2],
     "modules": len(modules),
-    "versions": {name: md.version(name) for name in names},
+    "versions": {name: md.version(name) for name in floors},
+    "raisers": raisers,
 }))
 """
 
@@ -57,7 +85,7 @@ def declared_floors() -> tuple[str, dict[str, str]]:
         match = FLOOR.match(requirement)
         if match is None:
             raise SystemExit(f"pyproject.toml: {requirement!r} has no '>=' floor to check")
-        floors[match["name"].lower()] = match["version"]
+        floors[canonicalize_name(match["name"])] = match["version"]
     python_floor = project["requires-python"].removeprefix(">=")
     return python_floor, floors
 
@@ -69,32 +97,90 @@ def run(command: list[str], cwd: str | None = None) -> str:
     return completed.stdout
 
 
-def main() -> None:
-    python_floor, floors = declared_floors()
-    uv = str(Path(sys.executable).parent / "uv")
+def install_and_import(uv: str, floors: dict[str, str], pins: list[str]) -> dict[str, Any]:
+    """Lowest-direct install of the provider (plus ``pins``) in a throwaway venv; the child's report."""
     with tempfile.TemporaryDirectory(prefix="runware-floors-") as tmp:
         venv = Path(tmp) / "venv"
         run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)])
         python = str(venv / "bin" / "python")
         target = f"{ROOT}[{','.join(EXTRAS)}]"
-        run([uv, "pip", "install", "--quiet", "--python", python, "--resolution", "lowest-direct", target])
+        run(
+            [
+                uv,
+                "pip",
+                "install",
+                "--quiet",
+                "--python",
+                python,
+                "--resolution",
+                "lowest-direct",
+                target,
+                *pins,
+            ]
+        )
         # Run outside the checkout, so the installed copy is imported rather than the working tree.
-        output = run([python, "-c", CHILD, json.dumps(sorted(floors))], cwd=tmp)
-        report = json.loads(output.strip().splitlines()[-1])
-    installed, python = report["versions"], report["python"]
-    problems = [
+        output = run([python, "-c", CHILD, json.dumps(floors)], cwd=tmp)
+        report: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+        return report
+
+
+def print_report(report: dict[str, Any], python_floor: str, notes: dict[str, str]) -> None:
+    python = report["python"]
+    print(f"  Python {python} (requires-python >={python_floor}); {report['modules']} modules imported")
+    for name, version in sorted(report["versions"].items()):
+        print(f"    {name}=={version}" + (f"  ({notes[name]})" if name in notes else ""))
+    if python != python_floor:
+        print(f"  note: ran on Python {python}, not the floor {python_floor}: that floor is not proven")
+
+
+def oldest_line(uv: str, python_floor: str, floors: dict[str, str]) -> list[str]:
+    """(a) Every floor as declared, Airflow included: exactly the floors must install."""
+    print("(a) lowest-direct: every dependency at its declared floor (Airflow's floor: the oldest line)")
+    report = install_and_import(uv, floors, [])
+    installed = report["versions"]
+    print_report(report, python_floor, {})
+    return [
         f"{name}: declared >={floor} but the lowest installable is {installed[name]}: raise the floor"
         for name, floor in sorted(floors.items())
         if Version(installed[name]) != Version(floor)
     ]
-    print(f"Python {python} (requires-python >={python_floor}); {report['modules']} modules imported")
-    for name, version in sorted(installed.items()):
-        print(f"  {name}=={version}")
-    if python != python_floor:
-        print(f"note: ran on Python {python}, not the floor {python_floor}: that floor is not proven")
+
+
+def newest_line(uv: str, python_floor: str, floors: dict[str, str]) -> list[str]:
+    """(b) Airflow pinned to the newest line: every other floor installs unless that Airflow needs more."""
+    newest = max(LINES.values(), key=lambda line: Version(line.airflow))
+    print(f"(b) lowest-direct with apache-airflow=={newest.airflow} (the newest line, {newest.name})")
+    report = install_and_import(uv, floors, [f"apache-airflow=={newest.airflow}"])
+    installed, raisers = report["versions"], report["raisers"]
+    notes, raised, problems = {}, [], []
+    for name, floor in sorted(floors.items()):
+        if name == "apache-airflow":
+            if Version(installed[name]) != Version(newest.airflow):
+                problems.append(f"apache-airflow: pinned {newest.airflow} but {installed[name]} installed")
+            notes[name] = "pinned: the newest line"
+        elif Version(installed[name]) != Version(floor):
+            if raisers[name]:
+                notes[name] = f"floor {floor}: raised by Airflow {newest.airflow}"
+                raised.append(f"{name} {floor} -> {installed[name]}: {'; '.join(sorted(raisers[name]))}")
+            else:
+                problems.append(
+                    f"{name}: declared >={floor}, nothing installed with Airflow {newest.airflow} requires "
+                    f"more, yet {installed[name]} was installed"
+                )
+    print_report(report, python_floor, notes)
+    for line in raised:
+        print(f"  floor raised by Airflow {newest.airflow} itself (not a failure): {line}")
+    return problems
+
+
+def main() -> None:
+    python_floor, floors = declared_floors()
+    uv = str(Path(sys.executable).parent / "uv")
+    problems = oldest_line(uv, python_floor, floors)
+    problems += newest_line(uv, python_floor, floors)
     if problems:
         raise SystemExit("Dependency floors are not honest:\n  " + "\n  ".join(problems))
-    print("Every floor installs, and every module imports at it.")
+    print("Every floor installs, and every module imports at it, on the oldest and the newest Airflow line.")
 
 
 if __name__ == "__main__":
