@@ -12,6 +12,7 @@ Keep such skips few: the provider's guarantees are meant to hold on every line.
 from __future__ import annotations
 
 from importlib.metadata import version
+from typing import Any
 
 import pytest
 from packaging.version import Version
@@ -31,3 +32,13 @@ def requires_airflow(minimum: str, why: str) -> pytest.MarkDecorator:
         not airflow_at_least(minimum),
         reason=f"Airflow {AIRFLOW_LINE} line ({AIRFLOW_VERSION}) lacks {why}: needs Airflow {minimum}+",
     )
+
+
+def dag_bag(dag_folder: str) -> Any:
+    """Airflow's DagBag over one DAG file (or folder): ``airflow.dag_processing.dagbag`` from 3.2,
+    ``airflow.models.dagbag`` on 3.0 and 3.1."""
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ModuleNotFoundError:  # Airflow 3.0 and 3.1
+        from airflow.models.dagbag import DagBag
+    return DagBag(dag_folder=dag_folder)

@@ -11,6 +11,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from airflow_lines import dag_bag
+
 
 def migrate_database() -> None:
     """A fresh metadata DB in the session's throwaway AIRFLOW_HOME (see tests/conftest.py)."""
@@ -44,9 +46,7 @@ def run_dag(
 ) -> DagOutcome:
     """Run the DAG once. The same ``logical_date`` again re-runs the same run id (Airflow clears it
     first, as a user's "clear" does), which is how tests play a manual clear."""
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / file_name))
+    bag = dag_bag(str(Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / file_name))
     assert not bag.import_errors, bag.import_errors
     dag = bag.get_dag(dag_id)
     assert dag is not None, f"{dag_id} not found in {file_name}"

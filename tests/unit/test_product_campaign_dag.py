@@ -11,6 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from airflow_lines import dag_bag, requires_airflow
+
+# The campaign's review step is Airflow's human-in-the-loop operator.
+pytestmark = requires_airflow("3.1", why="HITLOperator (airflow.providers.standard.operators.hitl)")
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_FILE = REPO / "example_dags" / "runware_product_campaign.py"
@@ -28,9 +32,7 @@ PARAMS = {
 
 @pytest.fixture(scope="module")
 def dag() -> Any:
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(DAG_FILE))
+    bag = dag_bag(str(DAG_FILE))
     assert not bag.import_errors, bag.import_errors
     return bag.dags["runware_product_campaign"]
 
