@@ -44,7 +44,10 @@ def run_dag(
 ) -> DagOutcome:
     """Run the DAG once. The same ``logical_date`` again re-runs the same run id (Airflow clears it
     first, as a user's "clear" does), which is how tests play a manual clear."""
-    from airflow.dag_processing.dagbag import DagBag
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 3.0 and 3.1
+        from airflow.models.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / file_name))
     assert not bag.import_errors, bag.import_errors
