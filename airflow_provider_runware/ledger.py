@@ -82,7 +82,10 @@ class ImageEntry:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "state": self.state.value}
+        """Fields left at ``None`` are left out: a 100-row batch's ledger must fit the home's value limit
+        (64 KiB on Airflow 3.3's task_state_store), and ``from_json`` restores them as defaults."""
+        fields = {key: value for key, value in asdict(self).items() if value is not None}
+        return {**fields, "state": self.state.value}
 
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> ImageEntry:
