@@ -297,6 +297,13 @@ class RunwareHook(BaseHook):
         self._async_settings: ClientSettings | None = None
         self._async_client: httpx.AsyncClient | None = None
 
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """The connection form on Airflow 3.0 and 3.1, which read it here; 3.2+ read provider info."""
+        from airflow_provider_runware.connection_extras import legacy_form_behaviour
+
+        return legacy_form_behaviour()
+
     # ----- connection and clients -------------------------------------------------------------
 
     @cached_property
