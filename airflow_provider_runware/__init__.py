@@ -19,7 +19,7 @@ def get_provider_info() -> dict[str, Any]:
     The connection form's fields come from the typed extras model, imported here (pydantic only) so
     that importing the package itself stays free of it.
     """
-    from airflow_provider_runware.connection_extras import conn_fields
+    from airflow_provider_runware.connection_extras import conn_fields, form_behaviour
 
     return {
         "package-name": PACKAGE_NAME,
@@ -54,14 +54,7 @@ def get_provider_info() -> dict[str, Any]:
                 "connection-type": "runware",
                 "hook-class-name": "airflow_provider_runware.hooks.runware.RunwareHook",
                 "hook-name": "Runware",
-                "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "port", "login", "extra"],
-                    "relabeling": {"password": "API Key", "host": "Base URL"},
-                    "placeholders": {
-                        "host": "https://api.runware.ai/v1 (leave empty for the default)",
-                        "password": "Runware API key",
-                    },
-                },
+                "ui-field-behaviour": form_behaviour(),
                 "conn-fields": conn_fields(),
             }
         ],

@@ -47,6 +47,33 @@ class ConnectionExtras(BaseModel):
         return cls.model_validate(cleaned)
 
 
+_RELABELING = {"password": "API Key", "host": "Base URL"}
+_PLACEHOLDERS = {
+    "host": "https://api.runware.ai/v1 (leave empty for the default)",
+    "password": "Runware API key",
+}
+
+
+def form_behaviour() -> dict[str, Any]:
+    """Provider info's ``ui-field-behaviour`` (Airflow 3.2+, which renders ``conn-fields``, so the raw
+    Extra box is hidden)."""
+    return {
+        "hidden-fields": ["schema", "port", "login", "extra"],
+        "relabeling": _RELABELING,
+        "placeholders": _PLACEHOLDERS,
+    }
+
+
+def legacy_form_behaviour() -> dict[str, Any]:
+    """The hook's ``get_ui_field_behaviour`` for Airflow 3.0 and 3.1, which read the form from the hook
+    and ignore ``conn-fields``: the Extra box stays, as the only place to set the extras there."""
+    return {
+        "hidden_fields": ["schema", "port", "login"],
+        "relabeling": _RELABELING,
+        "placeholders": _PLACEHOLDERS,
+    }
+
+
 _JSON_TYPES = {"number": "number", "integer": "integer", "string": "string", "boolean": "boolean"}
 _BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 

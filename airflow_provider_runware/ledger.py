@@ -1,7 +1,8 @@
 """The per-task-instance record of every image a task asked for, and the only place its state changes.
 
-It lives in Airflow's ``task_state_store`` (kept across tries and manual clears of the same task
-instance), so a later try knows what an earlier one paid for. Each image moves through named states::
+It lives in the task instance's ledger home (``ledger_home``: ``task_state_store`` from Airflow 3.3, an
+Airflow Variable below; kept across tries and manual clears of the same task instance), so a later
+try knows what an earlier one paid for. Each image moves through named states::
 
     planned -> submitting -> submitted -> finished -> stored
                     \\             \\-> failed (Runware's per-task answer) / lost (Runware forgot it)
@@ -81,7 +82,10 @@ class ImageEntry:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "state": self.state.value}
+        """Fields left at ``None`` are left out: a 100-row batch's ledger must fit the home's value limit
+        (64 KiB on Airflow 3.3's task_state_store), and ``from_json`` restores them as defaults."""
+        fields = {key: value for key, value in asdict(self).items() if value is not None}
+        return {**fields, "state": self.state.value}
 
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> ImageEntry:

@@ -49,7 +49,7 @@ class RunwareStoredImagesLink(BaseOperatorLink):
     key: ClassVar[str] = STORED_IMAGES_XCOM_KEY
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
-        from airflow.providers.common.compat.sdk import XCom
+        from airflow.sdk.execution_time.xcom import XCom
 
         data = XCom.get_value(key=self.key, ti_key=ti_key)
         return stored_images_url(data) if isinstance(data, dict) else ""

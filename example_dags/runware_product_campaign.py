@@ -13,8 +13,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import DAG, Param, task
+
+try:
+    from airflow.providers.standard.operators.hitl import HITLOperator
+except ImportError as missing:  # Human-in-the-Loop arrived in Airflow 3.1
+    raise ImportError(
+        "runware_product_campaign needs Airflow 3.1 or later: its review step is a HITLOperator "
+        "(Human-in-the-Loop), which Airflow 3.0 does not have. Every other example runs on 3.0."
+    ) from missing
 
 from airflow_provider_runware.operators.runware import (
     RunwareBackgroundRemovalOperator,

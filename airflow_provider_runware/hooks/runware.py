@@ -18,12 +18,12 @@ from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from airflow.sdk import BaseHook
 from pydantic import ValidationError
 from tenacity import AsyncRetrying, Retrying
 
 from airflow_provider_runware import __version__
 from airflow_provider_runware.catalog import get_model_spec
+from airflow_provider_runware.compat import BaseHook
 from airflow_provider_runware.connection_extras import ConnectionExtras
 from airflow_provider_runware.error_codes import RETIRED_MODEL_ANSWERS
 from airflow_provider_runware.exceptions import (
@@ -297,6 +297,13 @@ class RunwareHook(BaseHook):
         self._async_settings: ClientSettings | None = None
         self._async_client: httpx.AsyncClient | None = None
 
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """The connection form on Airflow 3.0 and 3.1, which read it here; 3.2+ read provider info."""
+        from airflow_provider_runware.connection_extras import legacy_form_behaviour
+
+        return legacy_form_behaviour()
+
     # ----- connection and clients -------------------------------------------------------------
 
     @cached_property
@@ -308,13 +315,9 @@ class RunwareHook(BaseHook):
     async def aget_settings(self) -> ClientSettings:
         """Resolve the connection without blocking the triggerer's event loop."""
         if self._async_settings is None:
-            from airflow.providers.common.compat.connection import (
-                get_async_connection,
-                get_async_extra_dejson,
-            )
+            from airflow_provider_runware.compat import aget_connection
 
-            conn = await get_async_connection(self.runware_conn_id, hook=self)
-            extra = await get_async_extra_dejson(conn)
+            conn, extra = await aget_connection(self.runware_conn_id, hook=self)
             self._async_settings = ClientSettings.from_connection(conn, extra)
         return self._async_settings
 

@@ -1,7 +1,7 @@
 """RunwareImageTaskOperator: what every Runware image operator shares, paid for once per image.
 
 Each requested image becomes its own Runware task with a deterministic taskUUID, its own presigned
-upload URL when an output location is set, and an entry in a ledger kept in ``task_state_store``.
+upload URL when an output location is set, and an entry in a ledger kept between tries (``ledger_home``).
 Subclasses only say which task type they submit (``_arguments``). This module is what a DAG file
 imports, so it holds arguments and their checks; the execute paths live in ``operators.execution``,
 which the worker imports when the task runs (DAG parsing pays for neither HTTP clients nor the ledger).
@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import BaseOperator, conf
+from airflow.sdk import BaseOperator
 
 from airflow_provider_runware.arguments import (
     BULKY_OUTPUT_TYPES,
@@ -22,6 +22,7 @@ from airflow_provider_runware.arguments import (
     requests_from,
 )
 from airflow_provider_runware.catalog import Violation, get_model_spec, raise_for_violations
+from airflow_provider_runware.compat import conf
 from airflow_provider_runware.links import RunwareStoredImagesLink
 
 if TYPE_CHECKING:

@@ -21,6 +21,7 @@ from airflow_provider_runware.identity import (
     request_fingerprint,
 )
 from airflow_provider_runware.ledger import ImageEntry, ImageLedger, ImageState, RequestPlan
+from airflow_provider_runware.ledger_home import ledger_home
 from airflow_provider_runware.links import RunwareStoredImagesLink
 from airflow_provider_runware.planning import SubmissionPlanner, check_location, record_event, record_poll
 from airflow_provider_runware.polling import WaitOutcome, format_deadline
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
     from airflow_provider_runware.storage import OutputLocation
     from airflow_provider_runware.storage.inputs import InputResolver
 
-LEDGER_KEY = "runware_images"
 # Airflow can fail a task that resumes within seconds of deferring (apache/airflow#72716: the
 # executor's stale "success" for the deferring try arrives after the resumed try started). So the
 # worker first waits this long itself (fast images never defer), and a trigger never fires sooner
@@ -66,6 +66,7 @@ class ImageTaskRun:
         self.batch = operator.requests is not None
         self._location: OutputLocation | None = None
         self._hook: RunwareHook | None = None
+        self.ledger_home = ledger_home(context, self.identity)
 
     # ----- building blocks --------------------------------------------------------------------
 
@@ -101,14 +102,11 @@ class ImageTaskRun:
         return object_name(self.identity, entry.index, str(output_format), row=entry.row)
 
     def _load_ledger(self) -> ImageLedger | None:
-        store = self.context.get("task_state_store")
-        return ImageLedger.from_json(store.get(LEDGER_KEY)) if store is not None else None
+        return ImageLedger.from_json(self.ledger_home.load())
 
     def _save_ledger(self, ledger: ImageLedger) -> None:
         self.operator._ledger = ledger
-        store = self.context.get("task_state_store")
-        if store is not None:
-            store.set(LEDGER_KEY, ledger.to_json())
+        self.ledger_home.save(ledger.to_json())
 
     def _planner(self) -> SubmissionPlanner:
         return SubmissionPlanner(
@@ -264,4 +262,6 @@ class ImageTaskRun:
 
             emitted = emit_asset_events(self.operator.outlets, self.context["outlet_events"], result)
             self.log.info("Registered %d Asset events for the stored images", emitted)
-        return finisher.account(ledger)
+        records = finisher.account(ledger)
+        self.ledger_home.discard()
+        return records

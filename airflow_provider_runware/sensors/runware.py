@@ -13,7 +13,9 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import BaseSensorOperator, PokeReturnValue, conf
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
+
+from airflow_provider_runware.compat import conf
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -140,7 +140,7 @@ class AzureBlobOutputLocation(OutputLocation):
     @cached_property
     def _service(self) -> BlobServiceClient:
         """The connection's client; its endpoint (Azure, sovereign cloud, Azurite) is where uploads go."""
-        from airflow.sdk.exceptions import AirflowNotFoundException
+        from airflow_provider_runware.compat import AirflowNotFoundException
 
         try:
             return self.hook.get_conn()

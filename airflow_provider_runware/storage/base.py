@@ -203,8 +203,7 @@ class BucketOutputLocation(OutputLocation):
             )
 
     def check_connection_exists(self) -> None:
-        from airflow.sdk import BaseHook
-        from airflow.sdk.exceptions import AirflowNotFoundException
+        from airflow_provider_runware.compat import AirflowNotFoundException, BaseHook
 
         try:
             BaseHook.get_connection(self.conn_id)
@@ -236,10 +235,8 @@ def register_secret_url(url: str) -> None:
     line that shows it URL-decoded or cut out of the URL is then still masked. Outside a task (or on
     an Airflow without the helper) this is a no-op, never an error.
     """
-    try:
-        from airflow.providers.common.compat.sdk import mask_secret
-    except ImportError:  # pragma: no cover - the compat provider is a hard dependency
-        return
+    from airflow_provider_runware.compat import mask_secret
+
     for secret in (url, *_secret_query_values(url)):
         try:
             mask_secret(secret)
@@ -250,7 +247,7 @@ def register_secret_url(url: str) -> None:
 def register_user_url_secrets(url: str) -> None:
     """A URL the user gave us (webhook, ``https://`` output): whatever its query carries (token, key,
     sig) is a secret to the masker, whatever the parameter is called."""
-    from airflow.providers.common.compat.sdk import mask_secret
+    from airflow_provider_runware.compat import mask_secret
 
     mask_secret(url)
     for _, value in parse_qsl(urlsplit(url).query):

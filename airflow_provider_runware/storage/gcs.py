@@ -127,8 +127,9 @@ class GcsOutputLocation(BucketOutputLocation):
 
     def _validate_credentials(self) -> None:
         """Load the credentials and make sure they can sign; no network call for a key file."""
-        from airflow.sdk.exceptions import AirflowException
         from google.auth.exceptions import GoogleAuthError
+
+        from airflow_provider_runware.compat import AirflowException
 
         try:
             credentials = self.credentials

@@ -54,7 +54,7 @@ def assert_target_hides_the_signature(target: UploadTarget, prefix: str) -> None
 
 def assert_masker_hides_the_signature(target: UploadTarget, prefix: str) -> None:
     """The signed URL and the bare signature are both registered with Airflow's secrets masker."""
-    from airflow.providers.common.compat.sdk import redact
+    from airflow_provider_runware.compat import redact
 
     signature = query(target.upload_url)[f"{prefix}-Signature"]
     assert signature not in str(redact(f"url={target.upload_url}"))

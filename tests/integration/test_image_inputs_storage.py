@@ -292,7 +292,7 @@ def test_a_longer_expiry_gets_a_new_url(store: InputStore) -> None:
 
 
 def test_presigned_get_url_is_registered_with_the_masker(store: InputStore) -> None:
-    from airflow.providers.common.compat.sdk import redact
+    from airflow_provider_runware.compat import redact
 
     store.put(KEY, IMAGE)
     url = resolver_for(store).wire_value(parse_image_input(store.uri_of(KEY), "seed_image"), TEN_MINUTES)

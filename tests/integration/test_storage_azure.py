@@ -410,7 +410,7 @@ def test_target_repr_str_and_errors_never_show_the_sas(
 def test_sas_url_and_signature_are_registered_with_the_masker(
     azurite: Azurite, azure_container: str, wasb_conn: str
 ) -> None:
-    from airflow.providers.common.compat.sdk import redact
+    from airflow_provider_runware.compat import redact
 
     target = location_for(azurite, azure_container, wasb_conn).target_for("masked.png", FIVE_MINUTES)
     signature = query(target.upload_url)["sig"]

@@ -117,7 +117,7 @@ def test_target_repr_and_str_hide_the_signature(s3_bucket: str, aws_conn: str) -
 
 
 def test_presigned_url_and_signature_are_registered_with_the_masker(s3_bucket: str, aws_conn: str) -> None:
-    from airflow.providers.common.compat.sdk import redact
+    from airflow_provider_runware.compat import redact
 
     assert_masker_hides_the_signature(s3_target(s3_bucket, aws_conn, object_name="masked.png"), "X-Amz")
     assert "unregistered-value-12345" in str(redact("unregistered-value-12345"))

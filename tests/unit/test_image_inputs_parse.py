@@ -104,7 +104,7 @@ def test_non_strings_are_refused(value: object) -> None:
 
 
 def test_input_not_found_is_a_fatal_validation_error() -> None:
-    from airflow.sdk.exceptions import AirflowFailException
+    from airflow_provider_runware.compat import AirflowFailException
 
     assert issubclass(RunwareInputNotFoundError, RunwareValidationError)
     assert issubclass(RunwareInputNotFoundError, AirflowFailException)
@@ -166,7 +166,7 @@ def test_uuid_and_url_inputs_need_no_connection_and_no_io() -> None:
 
 
 def test_url_input_query_values_are_registered_with_the_masker() -> None:
-    from airflow.providers.common.compat.sdk import redact
+    from airflow_provider_runware.compat import redact
 
     url_input = parse_image_input("https://cdn.example.com/shoe.png?sig=abc123secretvalue", "seed_image")
     InputResolver(None, None).wire_value(url_input, timedelta(minutes=5))

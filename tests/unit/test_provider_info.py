@@ -12,8 +12,19 @@ from pathlib import Path
 
 import airflow
 import jsonschema
+import pytest
+from packaging.version import Version
 
 from airflow_provider_runware import PACKAGE_NAME, get_provider_info
+
+# Airflow 3.2 reads the connection form from provider info (``conn-fields``, ``ui-field-behaviour``);
+# 3.0 and 3.1 read it from the hook's classmethods, and only where flask_appbuilder is installed.
+FORM_FROM_PROVIDER_INFO = Version(airflow.__version__) >= Version("3.2.0")
+needs_form_from_provider_info = pytest.mark.skipif(
+    not FORM_FROM_PROVIDER_INFO,
+    reason=f"Airflow {airflow.__version__} builds the connection form from the hook's classmethods "
+    "(tested in test_the_hook_form_of_airflow_3_0_and_3_1), not from conn-fields",
+)
 
 
 def test_entry_point_resolves_to_get_provider_info() -> None:
@@ -32,6 +43,7 @@ def test_provider_info_validates_against_airflows_own_schema() -> None:
     assert info["package-name"] == PACKAGE_NAME
 
 
+@needs_form_from_provider_info
 def test_providers_manager_lists_provider_and_hook_without_deprecation_warnings() -> None:
     from airflow.providers_manager import ProvidersManager
     from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
@@ -48,6 +60,33 @@ def test_providers_manager_lists_provider_and_hook_without_deprecation_warnings(
     assert behaviour["relabeling"]["password"] == "API Key"
 
 
+def test_the_hook_is_discovered_and_testable_on_this_line() -> None:
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    assert PACKAGE_NAME in manager.providers
+    hook_info = manager.hooks["runware"]
+    assert hook_info is not None
+    assert hook_info.hook_class_name == "airflow_provider_runware.hooks.runware.RunwareHook"
+    assert hook_info.connection_testable
+
+
+def test_the_hook_form_of_airflow_3_0_and_3_1() -> None:
+    """What 3.0/3.1 show: Airflow's own schema for hook form behaviour accepts it, the API key is
+    relabelled, and the Extra box stays visible since those lines do not render conn-fields."""
+    from airflow_provider_runware.hooks.runware import RunwareHook
+
+    schema = json.loads(
+        (Path(airflow.__file__).parent / "customized_form_field_behaviours.schema.json").read_text()
+    )
+    behaviour = RunwareHook.get_ui_field_behaviour()
+    jsonschema.validate(behaviour, schema)
+    assert behaviour["relabeling"]["password"] == "API Key"
+    assert "extra" not in behaviour["hidden_fields"]
+    assert "password" not in behaviour["hidden_fields"]
+
+
+@needs_form_from_provider_info
 def test_connection_form_has_every_extra_the_hook_reads_and_the_readme_documents() -> None:
     from airflow.providers_manager import ProvidersManager
 

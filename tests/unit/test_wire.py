@@ -79,7 +79,7 @@ def test_account_wide_failures_raise_typed_errors(status: int, code: str, expect
 
 
 def test_fatal_errors_fail_without_airflow_retries() -> None:
-    from airflow.sdk.exceptions import AirflowFailException
+    from airflow_provider_runware.compat import AirflowFailException
 
     for error_class in (
         RunwareAuthenticationError,

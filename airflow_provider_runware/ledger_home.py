@@ -1,0 +1,175 @@
+"""Where a task instance's ledger is kept between tries, on every Airflow 3 line.
+
+The ledger must outlive the try that wrote it: a retry, a manual clear and a SIGKILLed worker all
+start a new process that has to know what earlier tries paid for. It needs no setup from the user.
+
+- **Airflow 3.3 and later**: the task's ``task_state_store``, kept per task instance across tries and
+  clears, expiring after ``[state_store] default_retention_days`` (30 days by default).
+- **Airflow 3.0 to 3.2**: an Airflow Variable, named from the task instance's identity and described
+  with it. Variables live in the metadata database like the task's own state, survive every kind of
+  retry and clear, are reachable from any worker through the task SDK, and need no connection,
+  bucket or configuration (the common.ai provider's object-storage home would need all three, and a
+  task without an output location would still need a second home). The Variable is deleted when the
+  task instance succeeds, so the Variables list does not grow with every run; a failed task's ledger
+  stays so a clear reuses what was paid for, and is ignored (and deleted) once older than the
+  retention below, matching 3.3.
+
+Every write is read back on the Variable home: Airflow 3.0's task SDK sends a Variable write without
+waiting for an answer and swallows errors, and a ledger that silently failed to land would let a later
+try pay again. A write that cannot be confirmed raises :class:`RunwareLedgerError` before anything is
+submitted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+from airflow_provider_runware.exceptions import RunwareError
+
+if TYPE_CHECKING:
+    from airflow_provider_runware.identity import TaskInstanceIdentity
+
+log = logging.getLogger(__name__)
+
+TASK_STATE_KEY = "runware_images"
+VARIABLE_PREFIX = "runware_ledger_"
+# How long a failed task's ledger stays usable below 3.3: [state_store] default_retention_days' default.
+VARIABLE_RETENTION_SECONDS = 30 * 24 * 3600
+
+
+class RunwareLedgerError(RunwareError):
+    """The ledger could not be written or read back: the task stops before it pays for anything."""
+
+
+class LedgerHome(Protocol):
+    """Load, save and discard one task instance's ledger (its JSON form)."""
+
+    description: str
+
+    def load(self) -> Mapping[str, Any] | None: ...
+
+    def save(self, ledger: Mapping[str, Any]) -> None: ...
+
+    def discard(self) -> None: ...
+
+
+class TaskStateStoreHome:
+    """Airflow 3.3+: ``task_state_store``, which Airflow itself expires."""
+
+    description = f"task_state_store key {TASK_STATE_KEY!r}"
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    def load(self) -> Mapping[str, Any] | None:
+        value = self._store.get(TASK_STATE_KEY)
+        return value if isinstance(value, Mapping) else None
+
+    def save(self, ledger: Mapping[str, Any]) -> None:
+        try:
+            self._store.set(TASK_STATE_KEY, dict(ledger))
+        except Exception as err:
+            raise _write_failed(self.description, err) from err
+
+    def discard(self) -> None:
+        """Kept after success: Airflow expires it, and a clear of a succeeded task reads it."""
+
+
+class VariableHome:
+    """Airflow 3.0-3.2: one Variable per task instance, deleted when the task instance succeeds."""
+
+    def __init__(self, identity: TaskInstanceIdentity, now: float | None = None) -> None:
+        self.identity = identity
+        self.key = variable_key(identity)
+        self.description = f"Airflow Variable {self.key!r}"
+        self._now = now
+
+    def _clock(self) -> float:
+        return self._now if self._now is not None else time.time()
+
+    def load(self) -> Mapping[str, Any] | None:
+        from airflow.sdk import Variable
+
+        try:
+            raw = Variable.get(self.key, default=None)
+        except Exception as err:
+            raise RunwareLedgerError(
+                f"The Runware ledger could not be read from {self.description} "
+                f"({type(err).__name__}: {err}); nothing was submitted"
+            ) from err
+        if raw is None:
+            return None
+        stored = json.loads(raw)
+        if stored.get("expires_at", 0) < self._clock():
+            log.info("Ignoring the expired Runware ledger in %s", self.description)
+            self.discard()
+            return None
+        ledger: Mapping[str, Any] = stored["ledger"]
+        return ledger
+
+    def save(self, ledger: Mapping[str, Any]) -> None:
+        from airflow.sdk import Variable
+
+        value = json.dumps(
+            {
+                "task_instance": self._task_instance(),
+                "expires_at": self._clock() + VARIABLE_RETENTION_SECONDS,
+                "ledger": ledger,
+            },
+            separators=(",", ":"),
+        )
+        try:
+            Variable.set(self.key, value, description=self._variable_description())
+            written = Variable.get(self.key, default=None)
+        except Exception as err:
+            raise _write_failed(self.description, err) from err
+        if written != value:
+            raise _write_failed(self.description, None)
+
+    def discard(self) -> None:
+        """Best effort: a ledger that outlives its task instance is harmless and expires."""
+        from airflow.sdk import Variable
+
+        try:
+            Variable.delete(self.key)
+        except Exception as err:
+            log.warning("Could not delete %s: %s", self.description, type(err).__name__)
+
+    def _task_instance(self) -> str:
+        identity = self.identity
+        mapped = f"[{identity.map_index}]" if identity.map_index >= 0 else ""
+        return f"{identity.dag_id} / {identity.run_id} / {identity.task_id}{mapped}"
+
+    def _variable_description(self) -> str:
+        return (
+            f"Runware image ledger of {self._task_instance()}: what its tries submitted and paid for. "
+            "Written by airflow-provider-runware below Airflow 3.3, deleted when the task instance "
+            "succeeds; safe to delete once that task instance will not be retried or cleared."
+        )
+
+
+def variable_key(identity: TaskInstanceIdentity) -> str:
+    """Short and fixed-length (Variable keys are limited to 250 characters, dag and run ids are not)."""
+    parts = "\0".join([identity.dag_id, identity.run_id, identity.task_id, str(identity.map_index)])
+    return VARIABLE_PREFIX + hashlib.sha256(parts.encode()).hexdigest()[:40]
+
+
+def ledger_home(context: Mapping[str, Any], identity: TaskInstanceIdentity) -> LedgerHome:
+    """The task instance's ``task_state_store`` where Airflow has one (3.3+), else its Variable."""
+    store = context.get("task_state_store")
+    if store is not None:
+        return TaskStateStoreHome(store)
+    return VariableHome(identity)
+
+
+def _write_failed(where: str, err: Exception | None) -> RunwareLedgerError:
+    cause = f" ({type(err).__name__}: {err})" if err is not None else " (it did not read back as written)"
+    return RunwareLedgerError(
+        f"The Runware ledger could not be written to {where}{cause}: the task stops before "
+        "submitting anything it could not record, so no image is paid for without a record"
+    )
