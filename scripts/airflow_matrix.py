@@ -78,11 +78,14 @@ TEST_REQUIREMENTS = (
     "jsonschema",
     "gcp-storage-emulator",
 )
-# Each line: the unit tests and the dag.test() suites of the operator, sensor and image tools.
+# Each line: the unit tests and the dag.test() suites of the operator, sensor and image tools (deferrable,
+# blocking, submit-only + sensor, retries, clears that reuse images, lost answers never paid twice) and of
+# the ledger's home on that line (task_state_store from 3.3, an Airflow Variable below).
 TESTS = (
     "tests/unit",
     "tests/integration/test_operator_dags.py",
     "tests/integration/test_image_tools_dags.py",
+    "tests/integration/test_ledger_home.py",
 )
 # The oldest line also: real api-server, scheduler, triggerer, dag-processor (about 2 minutes).
 OLDEST_TESTS = ("tests/integration/test_never_lose_e2e.py",)
