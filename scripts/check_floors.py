@@ -12,6 +12,12 @@ resolver allows):
     must be what got installed unless that Airflow itself (or a package it brings) requires more; then
     the check prints which floor was raised, to what and by which requirement, and that is no failure.
 
+Each pass resolves with the packages of its line's era (``--exclude-newer``: the date ``make matrix``
+uses, the day after that Airflow patch's release), as a platform pinned to that release has them.
+Without it uv takes today's release of every transitive dependency, and those raise our floors through
+packages Airflow 3.0.0 never saw (today's common-io/common-sql/standard providers need common-compat
+1.23, today's FastAPI a starlette 1.x), so a lowest-direct install would never land on 3.0.0's set.
+
 In each environment every module of the package imports, and the emulator renders an image (Pillow's
 API is used, not only imported). Python itself is at the declared ``requires-python`` floor or the check
 says it could not prove it.
@@ -97,8 +103,11 @@ def run(command: list[str], cwd: str | None = None) -> str:
     return completed.stdout
 
 
-def install_and_import(uv: str, floors: dict[str, str], pins: list[str]) -> dict[str, Any]:
-    """Lowest-direct install of the provider (plus ``pins``) in a throwaway venv; the child's report."""
+def install_and_import(
+    uv: str, floors: dict[str, str], pins: list[str], exclude_newer: str
+) -> dict[str, Any]:
+    """Lowest-direct install of the provider (plus ``pins``) in a throwaway venv, with the packages of
+    the ``exclude_newer`` era; the child's report."""
     with tempfile.TemporaryDirectory(prefix="runware-floors-") as tmp:
         venv = Path(tmp) / "venv"
         run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)])
@@ -114,6 +123,8 @@ def install_and_import(uv: str, floors: dict[str, str], pins: list[str]) -> dict
                 python,
                 "--resolution",
                 "lowest-direct",
+                "--exclude-newer",
+                exclude_newer,
                 target,
                 *pins,
             ]
@@ -135,8 +146,12 @@ def print_report(report: dict[str, Any], python_floor: str, notes: dict[str, str
 
 def oldest_line(uv: str, python_floor: str, floors: dict[str, str]) -> list[str]:
     """(a) Every floor as declared, Airflow included: exactly the floors must install."""
-    print("(a) lowest-direct: every dependency at its declared floor (Airflow's floor: the oldest line)")
-    report = install_and_import(uv, floors, [])
+    oldest = min(LINES.values(), key=lambda line: Version(line.airflow))
+    print(
+        f"(a) lowest-direct: every dependency at its declared floor (Airflow's floor: the oldest line, "
+        f"{oldest.name}), packages of its era (exclude-newer {oldest.exclude_newer})"
+    )
+    report = install_and_import(uv, floors, [], oldest.exclude_newer)
     installed = report["versions"]
     print_report(report, python_floor, {})
     return [
@@ -149,8 +164,11 @@ def oldest_line(uv: str, python_floor: str, floors: dict[str, str]) -> list[str]
 def newest_line(uv: str, python_floor: str, floors: dict[str, str]) -> list[str]:
     """(b) Airflow pinned to the newest line: every other floor installs unless that Airflow needs more."""
     newest = max(LINES.values(), key=lambda line: Version(line.airflow))
-    print(f"(b) lowest-direct with apache-airflow=={newest.airflow} (the newest line, {newest.name})")
-    report = install_and_import(uv, floors, [f"apache-airflow=={newest.airflow}"])
+    print(
+        f"(b) lowest-direct with apache-airflow=={newest.airflow} (the newest line, {newest.name}), "
+        f"packages of its era (exclude-newer {newest.exclude_newer})"
+    )
+    report = install_and_import(uv, floors, [f"apache-airflow=={newest.airflow}"], newest.exclude_newer)
     installed, raisers = report["versions"], report["raisers"]
     notes, raised, problems = {}, [], []
     for name, floor in sorted(floors.items()):
