@@ -77,6 +77,9 @@ TEST_REQUIREMENTS = (
     "psutil",
     "jsonschema",
     "gcp-storage-emulator",
+    # gcp-storage-emulator needs fs 2.4.16, which imports pkg_resources: setuptools 81 and later no
+    # longer ship it (3.1's era resolves setuptools 82 and the GCS emulator would not start).
+    "setuptools<81",
 )
 # Each line: the unit tests and the dag.test() suites of the operator, sensor and image tools (deferrable,
 # blocking, submit-only + sensor, retries, clears that reuse images, lost answers never paid twice) and of

@@ -47,10 +47,12 @@ def stored_ledgers(dag_id: str) -> list[dict[str, Any]]:
         found = []
         for variable in session.query(Variable).filter(Variable.key.startswith(VARIABLE_PREFIX)).all():
             stored = json.loads(variable.val)
-            if stored["task_instance"].startswith(f"{dag_id} / "):
+            owner, run_id, _ = stored["task_instance"].split(" / ", 2)
+            if owner == dag_id:
                 found.append(
                     {
                         "raw": variable.val,
+                        "run_id": run_id,
                         "key": variable.key,
                         "ledger": stored["ledger"],
                         "description": variable.description,
