@@ -42,13 +42,3 @@ def dag_bag(dag_folder: str) -> Any:
     except ModuleNotFoundError:  # Airflow 3.0 and 3.1
         from airflow.models.dagbag import DagBag
     return DagBag(dag_folder=dag_folder)
-
-
-def testable(dag: Any) -> Any:
-    """A DAG from a DagBag that ``dag.test()`` can run: on 3.0 the bag holds task-SDK DAGs, which have
-    no ``test``; Airflow 3.0's own ``dags test`` converts them with ``DAG.from_sdk_dag`` first."""
-    if hasattr(dag, "test"):
-        return dag
-    from airflow.models.dag import DAG
-
-    return DAG.from_sdk_dag(dag)

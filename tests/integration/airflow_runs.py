@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from airflow_lines import dag_bag, testable
+from airflow_lines import dag_bag
 
 
 def migrate_database() -> None:
@@ -50,7 +50,6 @@ def run_dag(
     assert not bag.import_errors, bag.import_errors
     dag = bag.get_dag(dag_id)
     assert dag is not None, f"{dag_id} not found in {file_name}"
-    dag = testable(dag)
     same_run = {"logical_date": logical_date, "run_after": logical_date} if logical_date else {}
     run = dag.test(run_conf=conf, **same_run)
     tasks = {

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from airflow_lines import requires_airflow
 from airflow_runs import DagOutcome, run_dag
 from emulator_handle import EmulatorHandle
 
@@ -82,12 +81,6 @@ def test_a_post_that_never_completed_is_sent_again_under_the_same_uuid(
     assert len(only_result(outcome)) == 2
 
 
-# On 3.0 the same kill and retry runs on real services instead: test_never_lose_e2e (never_lose_deadline).
-@requires_airflow(
-    "3.1",
-    why="a dag.test() that survives execution_timeout (its AirflowTaskTimeout is a BaseException there and "
-    "escapes DAG.test instead of failing the try)",
-)
 @pytest.mark.parametrize("mode", ["deferrable", "blocking"])
 def test_a_try_killed_while_waiting_is_picked_up_by_the_next_without_paying_again(
     airflow: EmulatorHandle, mode: str
