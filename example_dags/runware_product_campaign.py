@@ -10,6 +10,7 @@ which candidates go live with Airflow's own Human-in-the-Loop operator, and only
 
 from __future__ import annotations
 
+import inspect
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +28,14 @@ from airflow_provider_runware.operators.runware import (
     RunwareBackgroundRemovalOperator,
     RunwareImageInferenceOperator,
     RunwareUpscaleOperator,
+)
+
+# How long the reviewer has. Airflow 3.1's standard provider times the review with execution_timeout;
+# later releases with response_timeout (and warn that execution_timeout is deprecated for it).
+REVIEW_TIMEOUT = (
+    {"response_timeout": timedelta(days=3)}
+    if "response_timeout" in inspect.signature(HITLOperator.__init__).parameters
+    else {"execution_timeout": timedelta(days=3)}
 )
 
 # The campaign brief: which product photo (a file under ``photos_location``) goes into which scene.
@@ -236,7 +245,7 @@ with DAG(
     review = HITLOperator.partial(
         task_id="review",
         multiple=True,
-        response_timeout=timedelta(days=3),
+        **REVIEW_TIMEOUT,
         map_index_template="{{ task.options | length }} candidates",
     ).expand_kwargs(review_form(found))
 

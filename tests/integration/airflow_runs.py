@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -12,6 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from airflow_lines import dag_bag
+
+ANSI_CODES = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def printed(capfd: Any) -> str:
+    """What the run printed, as plain text on one line. Airflow 3.0's task runner prints a task's
+    exception through rich: colour codes around values and lines wrapped at the terminal's width."""
+    out, err = capfd.readouterr()
+    return " ".join(ANSI_CODES.sub("", out + err).split())
 
 
 def migrate_database() -> None:

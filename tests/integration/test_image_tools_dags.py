@@ -14,7 +14,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from airflow_runs import run_dag
+from airflow_runs import printed, run_dag
 from emulator_handle import EmulatorHandle
 from PIL import Image
 
@@ -90,8 +90,8 @@ def test_a_missing_photo_fails_before_runware_is_paid(
     assert outcome.state == "failed"
     assert outcome.tasks["cut_out"][0] == "failed"
     assert airflow.tasks_of_type("removeBackground") == []
-    output = capfd.readouterr()
-    assert f"s3://{s3_bucket}/photos/missing.png" in output.out + output.err
+    output = printed(capfd)
+    assert f"s3://{s3_bucket}/photos/missing.png" in output
 
 
 def test_the_batch_form_cuts_out_every_row_and_names_rows_in_records(
@@ -119,8 +119,8 @@ def test_a_text_to_image_model_refuses_a_rendered_seed_image_before_any_http(
     outcome = run_dag(TOOLS, "runware_tools_seed_refused", conf={"photo": "https://example.com/mug.png"})
     assert outcome.state == "failed"
     assert airflow.requests("api") == []
-    output = capfd.readouterr()
-    assert "takes no image inputs (text-to-image only)" in output.out + output.err
+    output = printed(capfd)
+    assert "takes no image inputs (text-to-image only)" in output
 
 
 def test_a_photo_in_gcs_is_fetched_through_a_signed_url_the_signature_checking_front_accepts(

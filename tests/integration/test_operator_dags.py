@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from airflow_runs import DagOutcome, run_dag
+from airflow_runs import DagOutcome, printed, run_dag
 from emulator_handle import EmulatorHandle
 
 SCENARIOS = "runware_scenarios.py"
@@ -121,7 +121,7 @@ def test_a_task_runware_forgot_fails_by_name_and_is_never_resubmitted(
     outcome = run_dag(SCENARIOS, f"runware_retry_{mode}")
     assert outcome.state == "failed"
     assert set(submissions(airflow).values()) == {1}, "a forgotten task is never sent again"
-    text = "".join(capfd.readouterr())
+    text = printed(capfd)
     assert "RunwareLostTaskError" in text
     assert "set `regenerate`" in text
     for task_uuid in submissions(airflow):
@@ -149,8 +149,7 @@ def test_failed_generation_fails_with_runwares_details(
     outcome = run_dag(SCENARIOS, f"runware_generation_fails_{mode}")
     assert outcome.state == "failed"
     (task_uuid,) = submissions(airflow)
-    output = capfd.readouterr()
-    text = output.out + output.err
+    text = printed(capfd)
     assert "RunwareGenerationError" in text
     assert "inferenceError" in text
     assert "GPU on fire" in text
@@ -165,9 +164,9 @@ def test_timeout_fails_clearly_naming_the_tasks(
     outcome = run_dag(SCENARIOS, f"runware_times_out_{mode}")
     assert outcome.state == "failed"
     (task_uuid,) = submissions(airflow)
-    output = capfd.readouterr()
-    assert "RunwareTaskTimeoutError" in output.out + output.err
-    assert task_uuid in output.out + output.err
+    output = printed(capfd)
+    assert "RunwareTaskTimeoutError" in output
+    assert task_uuid in output
 
 
 def test_bad_rendered_value_fails_before_any_http(
@@ -177,8 +176,8 @@ def test_bad_rendered_value_fails_before_any_http(
     assert outcome.state == "failed"
     assert outcome.tasks["generate"][1] == 1
     assert airflow.requests() == []
-    output = capfd.readouterr()
-    assert "width='500x500' is invalid" in output.out + output.err
+    output = printed(capfd)
+    assert "width='500x500' is invalid" in output
 
 
 def test_cost_guard_refuses_before_submitting(
@@ -187,8 +186,8 @@ def test_cost_guard_refuses_before_submitting(
     outcome = run_dag(SCENARIOS, "runware_cost_guard")
     assert outcome.state == "failed"
     assert airflow.tasks_of_type("imageInference") == []
-    output = capfd.readouterr()
-    assert "exceeds max_cost_usd" in output.out + output.err
+    output = printed(capfd)
+    assert "exceeds max_cost_usd" in output
 
 
 def test_base64_outputs_land_in_s3_not_in_xcom(
@@ -248,7 +247,7 @@ def test_an_image_that_could_not_be_stored_is_rechecked_never_regenerated(
     first = run_dag(SCENARIOS, "runware_to_s3_retry", conf=conf, logical_date=when)
     assert first.state == "failed"
     assert first.tasks["generate"][1] == 1, "a storage failure is fatal: no paid retry"
-    assert "could not be stored" in "".join(capfd.readouterr())
+    assert "could not be stored" in printed(capfd)
     if fixed:
         key = next(entry["target"] for entry in airflow.requests("upload")).split(f"/{s3_bucket}/", 1)[1]
         s3_client.put_object(Bucket=s3_bucket, Key=key, Body=b"uploaded late")
@@ -260,7 +259,7 @@ def test_an_image_that_could_not_be_stored_is_rechecked_never_regenerated(
         assert image["bytes"] == len(b"uploaded late")
     else:
         assert second.state == "failed"
-        assert "could not be stored" in "".join(capfd.readouterr())
+        assert "could not be stored" in printed(capfd)
 
 
 @pytest.mark.parametrize("mode", ["deferrable", "blocking"])
@@ -272,7 +271,7 @@ def test_the_batch_form_keeps_every_guarantee_per_row(
     outcome = run_dag(SCENARIOS, f"runware_batch_{mode}")
     assert outcome.state == "success"
     assert outcome.tasks["generate"] == ("success", 2), "the failed image failed try 1, by name"
-    assert "row " in "".join(capfd.readouterr()), "the failure named its row"
+    assert "row " in printed(capfd), "the failure named its row"
     sent = airflow.tasks_of_type("imageInference")
     assert len({entry["post"] for entry in sent[:6]}) == 1, "the six images went in one POST"
     assert len(submissions(airflow)) == 7, "six images plus one regeneration under a new UUID"
