@@ -1,9 +1,9 @@
 """`make floors`: prove the dependency floors in pyproject.toml are honest, on the oldest and the newest
 Airflow line.
 
-Installs the provider (with the ``emulator`` extra) twice, each time into a throwaway virtualenv with
-``uv pip install --resolution lowest-direct`` (the *lowest* version of every direct dependency the
-resolver allows):
+Installs the provider (with every extra: emulator, amazon, google, microsoft-azure) twice, each time
+into a throwaway virtualenv with ``uv pip install --resolution lowest-direct`` (the *lowest* version of
+every direct dependency the resolver allows):
 
 (a) as declared: Airflow lands on its own floor (the oldest supported line), and every declared floor
     must be exactly what got installed (a floor below what can be installed is a claim nobody tested;
@@ -17,6 +17,11 @@ uses, the day after that Airflow patch's release), as a platform pinned to that 
 Without it uv takes today's release of every transitive dependency, and those raise our floors through
 packages Airflow 3.0.0 never saw (today's common-io/common-sql/standard providers need common-compat
 1.23, today's FastAPI a starlette 1.x), so a lowest-direct install would never land on 3.0.0's set.
+
+(c) For the first supported release of every line (3.0.2, 3.1.0, 3.2.0, 3.3.0) the provider with every
+    extra must resolve next to that release's era (``uv pip compile --exclude-newer <day after>``): the
+    provider versions its constraints file pins (common-compat, amazon, google, microsoft-azure, ...)
+    satisfy every floor, so a platform that installs against those constraints can install us.
 
 In each environment every module of the package imports, and the emulator renders an image (Pillow's
 API is used, not only imported). Python itself is at the declared ``requires-python`` floor or the check
@@ -41,7 +46,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parent.parent
-EXTRAS = ("emulator",)
+EXTRAS = ("emulator", "amazon", "google", "microsoft-azure")
 FLOOR = re.compile(r"^(?P<name>[A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?\s*>=\s*(?P<version>[0-9][^,;\s]*)")
 
 CHILD = r"""
@@ -50,6 +55,9 @@ import airflow_provider_runware as package
 modules = sorted(m.name for m in pkgutil.walk_packages(package.__path__, package.__name__ + "."))
 for name in modules:
     importlib.import_module(name)
+# The cloud providers' hooks that storage signs through import next to this Airflow at their floors.
+import airflow.providers.amazon.aws.hooks.s3, airflow.providers.google.cloud.hooks.gcs
+import airflow.providers.microsoft.azure.hooks.wasb
 from airflow_provider_runware.emulator.render import render_image
 data = render_image(seed=1, width=64, height=64, output_format="PNG", quality=90, prompt="floor check")
 assert data.startswith(b"\x89PNG"), "the emulator could not render at the floor versions"
@@ -191,14 +199,61 @@ def newest_line(uv: str, python_floor: str, floors: dict[str, str]) -> list[str]
     return problems
 
 
+# The first release of each line the provider supports (3.0's is its Airflow floor), with the day after
+# its release: the era its constraints file pins.
+FIRST_RELEASES = (
+    ("3.0.2", "2025-06-11"),
+    ("3.1.0", "2025-09-26"),
+    ("3.2.0", "2026-04-08"),
+    ("3.3.0", "2026-07-07"),
+)
+ERA_PACKAGES = (
+    "apache-airflow-providers-common-compat",
+    "apache-airflow-providers-amazon",
+    "apache-airflow-providers-google",
+    "apache-airflow-providers-microsoft-azure",
+    "starlette",
+    "uvicorn",
+)
+
+
+def first_releases(uv: str) -> list[str]:
+    """(c) Each line's first release: the provider resolves with the packages of that release's day."""
+    print("(c) the provider with every extra next to each line's first release, packages of its era")
+    problems = []
+    for airflow, exclude_newer in FIRST_RELEASES:
+        with tempfile.TemporaryDirectory(prefix="runware-era-") as tmp:
+            requirements = Path(tmp) / "requirements.in"
+            requirements.write_text(f"apache-airflow=={airflow}\n{ROOT}[{','.join(EXTRAS)}]\n")
+            command = [uv, "pip", "compile", "--quiet", "--python-version", "3.11", "--exclude-newer"]
+            completed = subprocess.run(
+                [*command, exclude_newer, str(requirements)], capture_output=True, text=True, check=False
+            )
+        if completed.returncode != 0:
+            problems.append(f"Airflow {airflow} (era {exclude_newer}): {completed.stderr.strip()[-400:]}")
+            continue
+        pinned = dict(
+            line.split("==", 1) for line in completed.stdout.splitlines() if "==" in line and " " not in line
+        )
+        era = ", ".join(
+            f"{name.removeprefix('apache-airflow-providers-')} {pinned[name]}" for name in ERA_PACKAGES
+        )
+        print(f"  Airflow {airflow} (era {exclude_newer}): resolves with {era}")
+    return problems
+
+
 def main() -> None:
     python_floor, floors = declared_floors()
     uv = str(Path(sys.executable).parent / "uv")
     problems = oldest_line(uv, python_floor, floors)
     problems += newest_line(uv, python_floor, floors)
+    problems += first_releases(uv)
     if problems:
         raise SystemExit("Dependency floors are not honest:\n  " + "\n  ".join(problems))
-    print("Every floor installs, and every module imports at it, on the oldest and the newest Airflow line.")
+    print(
+        "Every floor installs, and every module imports at it, on the oldest and the newest Airflow line; "
+        "the provider resolves next to every line's first release."
+    )
 
 
 if __name__ == "__main__":
