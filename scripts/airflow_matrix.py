@@ -94,8 +94,12 @@ TESTS = (
     "tests/integration/test_image_tools_dags.py",
     "tests/integration/test_ledger_home.py",
 )
-# The oldest line also: real api-server, scheduler, triggerer, dag-processor (about 2 minutes).
-OLDEST_TESTS = ("tests/integration/test_never_lose_e2e.py",)
+# The oldest line also: real api-server, scheduler, triggerer, dag-processor (about 3 minutes), with a
+# SIGKILLed worker and a restarted triggerer.
+OLDEST_TESTS = (
+    "tests/integration/test_never_lose_e2e.py",
+    "tests/integration/test_process_faults_e2e.py",
+)
 STAMP_NAME = ".matrix-stamp"
 
 

@@ -1,0 +1,117 @@
+"""A SIGKILLed worker and a restarted triggerer on real Airflow services (api-server, scheduler with
+the LocalExecutor, triggerer, dag-processor), on whichever Airflow line the suite runs: every image
+is reported and none is generated twice. The ledger lives in this line's home (task_state_store from
+3.3, an Airflow Variable below), so this is also the ledger's test across real process deaths.
+
+Airflow 3.0's task supervisor fails a task whose process was killed without using its retries (3.1
+added the retry), so on 3.0 the killed task is cleared by hand, as its user would, and must then
+finish from the ledger without paying again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import airflow
+from airflow_services import AirflowServices, airflow_services
+from emulator_handle import EmulatorHandle
+from packaging.version import Version
+
+REPO = Path(__file__).resolve().parents[2]
+RETRIES_A_KILLED_TASK = Version(airflow.__version__) >= Version("3.1.0")
+IMAGE_SECONDS = 20
+
+
+def wait_for(what: str, check: Any, timeout: float = 120.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def instance(services: AirflowServices, dag_id: str) -> tuple[str, int | None, int]:
+    ((state, pid, try_number),) = services.query(
+        "SELECT state, pid, try_number FROM task_instance WHERE dag_id = :dag_id", dag_id=dag_id
+    )
+    return str(state), pid, int(try_number or 0)
+
+
+def accepted(runware: EmulatorHandle) -> Counter[str]:
+    """taskUUIDs the emulator accepted (and so started generating), per prompt."""
+    return Counter(
+        entry["task"]["positivePrompt"]
+        for entry in runware.tasks_of_type("imageInference")
+        if entry.get("status") == 200
+    )
+
+
+def returned_images(services: AirflowServices, dag_id: str) -> list[dict[str, Any]]:
+    ((value,),) = services.query(
+        "SELECT value FROM xcom WHERE dag_id = :dag_id AND key = 'return_value'", dag_id=dag_id
+    )
+    images: list[dict[str, Any]] = json.loads(value) if isinstance(value, str | bytes) else value
+    return images
+
+
+def test_a_killed_worker_and_a_restarted_triggerer_never_pay_twice(
+    runware: EmulatorHandle, tmp_path: Path
+) -> None:
+    runware.fault(kind="queue_delay", seconds=IMAGE_SECONDS)
+    with airflow_services(
+        tmp_path / "airflow",
+        [REPO / "tests" / "dags" / "runware_process_faults.py"],
+        {"AIRFLOW_CONN_RUNWARE_DEFAULT": runware.connection()},
+    ) as services:
+        killed_run = services.trigger("runware_worker_killed", {})
+        restarted_run = services.trigger("runware_triggerer_restarted", {})
+
+        # The worker waits for images Runware has accepted: a crash now must not pay for them again.
+        pid = wait_for(
+            "the blocking task to wait for its accepted images",
+            lambda: (
+                (state := instance(services, "runware_worker_killed"))[0] == "running"
+                and state[1]
+                and accepted(runware)["a ceramic mug, studio light"] == 2
+                and state[1]
+            ),
+        )
+        os.kill(int(pid), signal.SIGKILL)
+
+        wait_for(
+            "the deferrable task to defer",
+            lambda: instance(services, "runware_triggerer_restarted")[0] == "deferred",
+        )
+        services.kill_component("triggerer")
+        time.sleep(3)
+        services.start_component("triggerer")
+
+        killed_state = services.wait_for_run("runware_worker_killed", killed_run, timeout=240)
+        if not RETRIES_A_KILLED_TASK:
+            assert killed_state == "failed", "Airflow 3.0 fails a killed task without retrying it"
+            cleared = services.airflow("tasks", "clear", "runware_worker_killed", "--yes")
+            assert cleared.returncode == 0, cleared.stderr[-2000:]
+            wait_for(
+                "the cleared run to start again",
+                lambda: services.run_state("runware_worker_killed", killed_run) != "failed",
+            )
+            killed_state = services.wait_for_run("runware_worker_killed", killed_run, timeout=240)
+        assert killed_state == "success"
+        assert instance(services, "runware_worker_killed")[2] == 2, "the second try finished the images"
+        assert services.wait_for_run("runware_triggerer_restarted", restarted_run, timeout=240) == "success"
+        assert services.restarts["triggerer"] == 1
+
+        for dag_id in ("runware_worker_killed", "runware_triggerer_restarted"):
+            images = returned_images(services, dag_id)
+            assert sorted(image["index"] for image in images) == [0, 1]
+    generated = Counter(entry["taskUUID"] for entry in runware.requests("generation"))
+    assert len(generated) == 4, "two images for each DAG"
+    assert set(generated.values()) == {1}, "no image was generated twice"
