@@ -89,8 +89,8 @@ def test_a_failed_task_keeps_its_ledger_with_what_it_paid_for(airflow: EmulatorH
 
 @pytest.mark.skipif(
     HAS_TASK_STATE_STORE,
-    reason="dag.test() deletes the run's task_state_store rows on a re-run (it is no Clear); on 3.3 a "
-    "real Clear through real services is tested in test_never_lose_e2e",
+    reason="dag.test() deletes the run's task_state_store rows on a re-run (it is no Clear); a real "
+    "Clear through real services is tested on every line in test_process_faults_e2e",
 )
 def test_a_rerun_reads_the_variable_ledger_and_pays_only_for_the_failed_image(
     airflow: EmulatorHandle,

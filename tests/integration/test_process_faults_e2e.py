@@ -1,7 +1,8 @@
-"""A SIGKILLed worker and a restarted triggerer on real Airflow services (api-server, scheduler with
-the LocalExecutor, triggerer, dag-processor), on whichever Airflow line the suite runs: every image
-is reported and none is generated twice. The ledger lives in this line's home (task_state_store from
-3.3, an Airflow Variable below), so this is also the ledger's test across real process deaths.
+"""A SIGKILLed worker, a restarted triggerer and a cleared task on real Airflow services (api-server,
+scheduler with the LocalExecutor, triggerer, dag-processor), on whichever Airflow line the suite runs:
+every image is reported and none is generated twice. The ledger lives in this line's home
+(task_state_store from 3.3, an Airflow Variable below), so this is also the ledger's test across real
+process deaths and a user's Clear.
 
 Airflow 3.0's task supervisor fails a task whose process was killed without using its retries (3.1
 added the retry), so on 3.0 the killed task is cleared by hand, as its user would, and must then
@@ -62,7 +63,7 @@ def returned_images(services: AirflowServices, dag_id: str) -> list[dict[str, An
     return images
 
 
-def test_a_killed_worker_and_a_restarted_triggerer_never_pay_twice(
+def test_a_killed_worker_a_restarted_triggerer_and_a_clear_never_pay_twice(
     runware: EmulatorHandle, tmp_path: Path
 ) -> None:
     runware.fault(kind="queue_delay", seconds=IMAGE_SECONDS)
@@ -107,11 +108,25 @@ def test_a_killed_worker_and_a_restarted_triggerer_never_pay_twice(
         assert killed_state == "success"
         assert instance(services, "runware_worker_killed")[2] == 2, "the second try finished the images"
         assert services.wait_for_run("runware_triggerer_restarted", restarted_run, timeout=240) == "success"
+        first_uuids = [i["task_uuid"] for i in returned_images(services, "runware_triggerer_restarted")]
         assert services.restarts["triggerer"] == 1
 
         for dag_id in ("runware_worker_killed", "runware_triggerer_restarted"):
             images = returned_images(services, dag_id)
             assert sorted(image["index"] for image in images) == [0, 1]
+
+        # A user clears the succeeded task: from 3.3 its ledger says every image is stored; below 3.3
+        # the ledger went with the success and the same taskUUIDs meet Runware's conflictTaskUUID.
+        cleared = services.airflow("tasks", "clear", "runware_triggerer_restarted", "--yes")
+        assert cleared.returncode == 0, cleared.stderr[-2000:]
+        wait_for(
+            "the cleared task to succeed again",
+            lambda: instance(services, "runware_triggerer_restarted")[::2] == ("success", 2),
+            timeout=180,
+        )
+        assert sorted(
+            i["task_uuid"] for i in returned_images(services, "runware_triggerer_restarted")
+        ) == sorted(first_uuids)
     generated = Counter(entry["taskUUID"] for entry in runware.requests("generation"))
     assert len(generated) == 4, "two images for each DAG"
     assert set(generated.values()) == {1}, "no image was generated twice"
