@@ -71,9 +71,10 @@ typecheck: $(STAMP)
 floors: $(STAMP)
 	$(BIN)/python scripts/check_floors.py
 
-# The core suite on every Airflow 3 line (3.0.0, 3.1.8, 3.2.2, 3.3.2), each in its own .venv-airflow-<line>
+# The core suite on every Airflow 3 line (3.0.2, 3.1.8, 3.2.2, 3.3.2), each in its own .venv-airflow-<line>
 # built with the packages of its release's era (rebuilt only when pyproject.toml changes): unit tests and
-# the dag.test() suites everywhere, the end-to-end test on real Airflow services on the oldest line.
+# the dag.test() suites everywhere, the end-to-end tests on real Airflow services (a SIGKILLed worker, a
+# restarted triggerer, a clear) on the oldest line.
 matrix: $(STAMP)
 	$(BIN)/python scripts/airflow_matrix.py $(LINES) $(if $(MATRIX_ARGS),-- $(MATRIX_ARGS))
 
