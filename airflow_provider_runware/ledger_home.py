@@ -83,14 +83,10 @@ class TaskStateStoreHome:
 class VariableHome:
     """Airflow 3.0-3.2: one Variable per task instance, deleted when the task instance succeeds."""
 
-    def __init__(self, identity: TaskInstanceIdentity, now: float | None = None) -> None:
+    def __init__(self, identity: TaskInstanceIdentity) -> None:
         self.identity = identity
         self.key = variable_key(identity)
         self.description = f"Airflow Variable {self.key!r}"
-        self._now = now
-
-    def _clock(self) -> float:
-        return self._now if self._now is not None else time.time()
 
     def load(self) -> Mapping[str, Any] | None:
         from airflow.sdk import Variable
@@ -105,7 +101,7 @@ class VariableHome:
         if raw is None:
             return None
         stored = json.loads(raw)
-        if stored.get("expires_at", 0) < self._clock():
+        if stored.get("expires_at", 0) < time.time():
             log.info("Ignoring the expired Runware ledger in %s", self.description)
             self.discard()
             return None
@@ -118,7 +114,7 @@ class VariableHome:
         value = json.dumps(
             {
                 "task_instance": self._task_instance(),
-                "expires_at": self._clock() + VARIABLE_RETENTION_SECONDS,
+                "expires_at": time.time() + VARIABLE_RETENTION_SECONDS,
                 "ledger": ledger,
             },
             separators=(",", ":"),
