@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from airflow_provider_runware.api.error_codes import ErrorCategory, category_for_code
 from airflow_provider_runware.compat import AirflowException, AirflowFailException
-from airflow_provider_runware.error_codes import ErrorCategory, category_for_code
 
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 

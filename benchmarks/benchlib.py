@@ -97,7 +97,7 @@ def machine() -> dict[str, Any]:
 
 def image_task(prompt: str = "a paper lantern at dusk, benchmark", **overrides: Any) -> dict[str, Any]:
     """One async one-image imageInference task as the operator's planner builds it."""
-    from airflow_provider_runware.schemas import ImageInferenceRequest
+    from airflow_provider_runware.api.schemas import ImageInferenceRequest
 
     task = {
         "taskType": "imageInference",

@@ -17,7 +17,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Param, task
 
-from airflow_provider_runware.catalog import DEFAULT_MODEL
+from airflow_provider_runware.catalog.image_models import DEFAULT_MODEL
 from airflow_provider_runware.operators.runware import RunwareImageInferenceOperator
 
 CATALOGUE_FILE = Path(__file__).parent / "data" / "catalogue.csv"

@@ -16,7 +16,7 @@ from typing import Any
 
 from airflow.sdk import DAG, AssetAlias, Param, task
 
-from airflow_provider_runware.catalog import DEFAULT_MODEL
+from airflow_provider_runware.catalog.image_models import DEFAULT_MODEL
 from airflow_provider_runware.operators.runware import RunwareImageInferenceOperator
 
 PRODUCTS_FILE = Path(__file__).parent / "data" / "products.json"

@@ -35,7 +35,8 @@ from typing import Any
 
 import httpx
 
-from airflow_provider_runware.catalog import DEFAULT_MODEL, ModelSpec, get_model_spec
+from airflow_provider_runware.catalog.image_models import DEFAULT_MODEL, get_model_spec
+from airflow_provider_runware.catalog.modelspec import ModelSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "demo-output"

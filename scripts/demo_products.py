@@ -55,7 +55,7 @@ from product_campaign import (  # noqa: E402
 from review_screenshots import take_screenshots  # noqa: E402
 from servers import serving  # noqa: E402
 
-from airflow_provider_runware.catalog import get_model_spec  # noqa: E402
+from airflow_provider_runware.catalog.image_models import get_model_spec  # noqa: E402
 
 OUTPUT = ROOT / "demo-output" / "products"
 WORK = ROOT / ".demo-products"

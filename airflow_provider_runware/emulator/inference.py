@@ -16,7 +16,8 @@ from typing import Any
 
 from PIL import Image
 
-from airflow_provider_runware.catalog import DOCS_URL, Violation, get_model_spec, validate_image_inference
+from airflow_provider_runware.catalog.image_models import get_model_spec
+from airflow_provider_runware.catalog.rules import Violation
 from airflow_provider_runware.emulator.generation import OutputParams, Produced, Production
 from airflow_provider_runware.emulator.imaging import apply_inputs
 from airflow_provider_runware.emulator.input_support import InputSupport, support_of
@@ -25,6 +26,7 @@ from airflow_provider_runware.emulator.render import encode, render_picture
 from airflow_provider_runware.emulator.responses import ApiError, Outcome, api_error, failure
 from airflow_provider_runware.emulator.state import EmulatorState, TaskRecord
 from airflow_provider_runware.emulator.submission import TaskKind
+from airflow_provider_runware.tasks.image_inference import DOCS_URL, validate_image_inference
 
 TASK_TYPE = "imageInference"
 UNKNOWN_MODEL_PRICE_USD = 0.01

@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 import httpx
 from PIL import Image, UnidentifiedImageError
 
-from airflow_provider_runware.catalog import UUID_PATTERN
+from airflow_provider_runware.catalog.rules import UUID_PATTERN
 from airflow_provider_runware.emulator.delivery import without_query
 from airflow_provider_runware.emulator.render import FORMATS
 from airflow_provider_runware.emulator.state import EmulatorState, ImageRecord, TaskRecord

@@ -19,7 +19,7 @@ from typing import Any
 
 from PIL import Image
 
-from airflow_provider_runware.catalog import DELIVERY_METHODS, OUTPUT_TYPES, UUID_PATTERN
+from airflow_provider_runware.catalog.rules import DELIVERY_METHODS, OUTPUT_TYPES, UUID_PATTERN
 from airflow_provider_runware.emulator.generation import OutputParams, Produced, Production
 from airflow_provider_runware.emulator.imaging import cut_out, upscale
 from airflow_provider_runware.emulator.inputs import InputError, check_input, code_for, load_input

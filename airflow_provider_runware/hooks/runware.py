@@ -22,10 +22,18 @@ from pydantic import ValidationError
 from tenacity import AsyncRetrying, Retrying
 
 from airflow_provider_runware import __version__
-from airflow_provider_runware.catalog import get_model_spec
+from airflow_provider_runware.api.error_codes import RETIRED_MODEL_ANSWERS
+from airflow_provider_runware.api.retry import poll_delay, retry_policy
+from airflow_provider_runware.api.schemas import (
+    ApiErrorItem,
+    ApiResponse,
+    ImageInferenceRequest,
+    ImageResult,
+    PollState,
+)
+from airflow_provider_runware.catalog.image_models import get_model_spec
 from airflow_provider_runware.compat import BaseHook
 from airflow_provider_runware.connection_extras import ConnectionExtras
-from airflow_provider_runware.error_codes import RETIRED_MODEL_ANSWERS
 from airflow_provider_runware.exceptions import (
     RunwareError,
     RunwareModelDeactivatedError,
@@ -35,15 +43,7 @@ from airflow_provider_runware.exceptions import (
     error_class_for,
     is_transient_status,
 )
-from airflow_provider_runware.polling import PollStep, ProgressLog, WaitOutcome, decide
-from airflow_provider_runware.retry import poll_delay, retry_policy
-from airflow_provider_runware.schemas import (
-    ApiErrorItem,
-    ApiResponse,
-    ImageInferenceRequest,
-    ImageResult,
-    PollState,
-)
+from airflow_provider_runware.run.polling import PollStep, ProgressLog, WaitOutcome, decide
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection

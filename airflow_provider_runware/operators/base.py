@@ -15,20 +15,21 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_runware.arguments import (
+from airflow_provider_runware.catalog.image_models import get_model_spec
+from airflow_provider_runware.catalog.rules import Violation, raise_for_violations
+from airflow_provider_runware.compat import conf
+from airflow_provider_runware.links import RunwareStoredImagesLink
+from airflow_provider_runware.tasks.base import (
     BULKY_OUTPUT_TYPES,
     ImageTaskArguments,
     is_templated,
     requests_from,
 )
-from airflow_provider_runware.catalog import Violation, get_model_spec, raise_for_violations
-from airflow_provider_runware.compat import conf
-from airflow_provider_runware.links import RunwareStoredImagesLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_runware.ledger import ImageLedger
+    from airflow_provider_runware.run.ledger import ImageLedger
 
 # Template fields every image operator has; subclasses add their request arguments in front.
 COMMON_TEMPLATE_FIELDS = (
@@ -217,7 +218,7 @@ class RunwareImageTaskOperator(BaseOperator):
     # ----- execute paths (see operators.execution) ---------------------------------------------
 
     def execute(self, context: Context) -> Any:
-        from airflow_provider_runware.operators.execution import ImageTaskRun
+        from airflow_provider_runware.run.execution import ImageTaskRun
 
         return ImageTaskRun(self, context).execute()
 
@@ -228,13 +229,13 @@ class RunwareImageTaskOperator(BaseOperator):
         ledger: Mapping[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         """Resume after the trigger; this runs on a fresh operator instance, so state comes from args."""
-        from airflow_provider_runware.operators.execution import ImageTaskRun
+        from airflow_provider_runware.run.execution import ImageTaskRun
 
         return ImageTaskRun(self, context).resume(event, ledger)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: one output dataset per stored image plus a run facet (model, prompt hash, cost)."""
-        from airflow_provider_runware.lineage import operator_lineage
+        from airflow_provider_runware.operators.lineage import operator_lineage
 
         return operator_lineage(str(self.model), str(getattr(self, "positive_prompt", "")), self._result)
 

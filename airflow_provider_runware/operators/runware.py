@@ -23,7 +23,7 @@ from airflow_provider_runware.operators.base import (
 )
 
 if TYPE_CHECKING:
-    from airflow_provider_runware.arguments import ImageTaskArguments
+    from airflow_provider_runware.tasks.base import ImageTaskArguments
 
 __all__ = [
     "RunwareBackgroundRemovalOperator",
@@ -96,7 +96,7 @@ class RunwareImageInferenceOperator(RunwareImageTaskOperator):
         self._check_arguments(at_parse_time=True)
 
     def _arguments(self) -> ImageTaskArguments:
-        from airflow_provider_runware.inference import InferenceArguments
+        from airflow_provider_runware.tasks.image_inference import InferenceArguments
 
         return InferenceArguments(
             **self._common_arguments(),
@@ -142,7 +142,7 @@ class RunwareBackgroundRemovalOperator(RunwareImageTaskOperator):
         self._check_arguments(at_parse_time=True)
 
     def _arguments(self) -> ImageTaskArguments:
-        from airflow_provider_runware.image_tools import BackgroundRemovalArguments
+        from airflow_provider_runware.tasks.background_removal import BackgroundRemovalArguments
 
         return BackgroundRemovalArguments(
             **self._common_arguments(), input_image=self.input_image, settings=self.settings
@@ -179,7 +179,7 @@ class RunwareUpscaleOperator(RunwareImageTaskOperator):
         self._check_arguments(at_parse_time=True)
 
     def _arguments(self) -> ImageTaskArguments:
-        from airflow_provider_runware.image_tools import UpscaleArguments
+        from airflow_provider_runware.tasks.upscale import UpscaleArguments
 
         return UpscaleArguments(
             **self._common_arguments(),

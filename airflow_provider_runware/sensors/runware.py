@@ -20,8 +20,8 @@ from airflow_provider_runware.compat import conf
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_provider_runware.api.schemas import PollState
     from airflow_provider_runware.hooks.runware import RunwareHook
-    from airflow_provider_runware.schemas import PollState
 
 
 def parse_task_uuids(value: Any) -> list[str]:
@@ -82,10 +82,10 @@ class RunwareTaskSensor(BaseSensorOperator):
 
     def _check(self) -> PollState:
         """One poll. A transient failure is not a verdict on the images: the next poke asks again."""
+        from airflow_provider_runware.api.schemas import PollState
         from airflow_provider_runware.exceptions import RunwareError
         from airflow_provider_runware.hooks.runware import raise_for_failed_images
-        from airflow_provider_runware.polling import WAIT_ENDING_CATEGORIES
-        from airflow_provider_runware.schemas import PollState
+        from airflow_provider_runware.run.polling import WAIT_ENDING_CATEGORIES
 
         uuids = parse_task_uuids(self.task_uuids)
         state = PollState.expecting(dict.fromkeys(uuids, self.number_results))
@@ -122,7 +122,7 @@ class RunwareTaskSensor(BaseSensorOperator):
         state = self._check()
         if state.done:
             return image_records(state.result_dicts())
-        from airflow_provider_runware.operators.execution import DEFERRAL_RACE_MARGIN
+        from airflow_provider_runware.run.execution import DEFERRAL_RACE_MARGIN
         from airflow_provider_runware.triggers.runware import RunwareTaskTrigger
 
         self.log.info("Deferring while waiting for Runware tasks: %s", ", ".join(state.pending))

@@ -2,7 +2,7 @@
 
 Triggers do not poll on their own: every trigger of one event loop and connection registers with a
 shared poller (``shared_poller``) that holds one HTTP client and batches every due task UUID into few
-getResponse POSTs. What each poll means is decided by :mod:`airflow_provider_runware.polling`, the
+getResponse POSTs. What each poll means is decided by :mod:`airflow_provider_runware.run.polling`, the
 same function the blocking wait uses. The deadline is absolute wall-clock time, so a trigger re-created
 after a triggerer restart keeps the original deadline instead of starting a new one.
 """
@@ -20,8 +20,8 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_provider_runware.exceptions import RunwareError
 
 if TYPE_CHECKING:
-    from airflow_provider_runware.polling import PollStep
-    from airflow_provider_runware.schemas import PollState
+    from airflow_provider_runware.api.schemas import PollState
+    from airflow_provider_runware.run.polling import PollStep
 
 EVENT_STATUSES = frozenset({"success", "partial", "error", "timeout"})
 DEADLINE_GRACE_SECONDS = 5.0
@@ -76,7 +76,7 @@ class RunwareTaskTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_provider_runware.polling import ProgressLog, decide
+        from airflow_provider_runware.run.polling import ProgressLog, decide
         from airflow_provider_runware.triggers.shared_poller import SharedPoller
 
         progress = ProgressLog(self.log.info, self.log.warning, time.time())
@@ -105,7 +105,7 @@ class RunwareTaskTrigger(BaseTrigger):
                     return
 
     def _event_for(self, state: PollState, step: PollStep) -> dict[str, Any]:
-        from airflow_provider_runware.polling import WaitOutcome
+        from airflow_provider_runware.run.polling import WaitOutcome
 
         results = state.result_dicts()
         errors = state.error_dicts()

@@ -28,10 +28,10 @@ import weakref
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
+from airflow_provider_runware.api.retry import FIRST_POLL_AGE, MIN_POLL_GAP, poll_delay
+from airflow_provider_runware.api.schemas import PollState
 from airflow_provider_runware.exceptions import RunwareError
 from airflow_provider_runware.hooks.runware import MAX_TASKS_PER_REQUEST, RunwareHook
-from airflow_provider_runware.retry import FIRST_POLL_AGE, MIN_POLL_GAP, poll_delay
-from airflow_provider_runware.schemas import PollState
 
 # Watches due within this many seconds of the earliest one are polled with it: one POST, not two.
 COALESCE_SECONDS = MIN_POLL_GAP

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_runware.identity import TaskInstanceIdentity, object_name
+from airflow_provider_runware.run.identity import TaskInstanceIdentity, object_name
 
 PLAN_FILE = Path(__file__).parent / "dags" / "chaos_plan.json"
 DAG_FILES = [Path(__file__).parent / "dags" / "runware_chaos_campaign.py", PLAN_FILE]

@@ -9,6 +9,7 @@ from collections import Counter
 import pytest
 from emulator_handle import EmulatorHandle
 
+from airflow_provider_runware.api.schemas import PollState
 from airflow_provider_runware.exceptions import (
     RunwareAuthenticationError,
     RunwareGenerationError,
@@ -19,7 +20,6 @@ from airflow_provider_runware.exceptions import (
     RunwareValidationError,
 )
 from airflow_provider_runware.hooks.runware import RunwareHook
-from airflow_provider_runware.schemas import PollState
 
 
 @pytest.fixture

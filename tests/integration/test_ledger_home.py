@@ -18,7 +18,7 @@ import pytest
 from airflow_runs import run_dag
 from emulator_handle import EmulatorHandle
 
-from airflow_provider_runware.ledger_home import TASK_STATE_KEY, VARIABLE_PREFIX
+from airflow_provider_runware.run.ledger_home import TASK_STATE_KEY, VARIABLE_PREFIX
 
 SCENARIOS = "runware_scenarios.py"
 HAS_TASK_STATE_STORE = True
@@ -136,7 +136,7 @@ def test_a_hundred_row_batch_ledger_fits_the_homes_value_limit(
     airflow: EmulatorHandle, monkeypatch: pytest.MonkeyPatch, s3_bucket: str, aws_conn: str
 ) -> None:
     """The largest ledger a 100-row catalogue chunk writes, measured as the home stores it."""
-    from airflow_provider_runware.ledger_home import VariableHome
+    from airflow_provider_runware.run.ledger_home import VariableHome
 
     sizes: list[int] = []
     real_save = VariableHome.save

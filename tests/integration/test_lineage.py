@@ -7,8 +7,8 @@ from typing import Any
 from airflow_runs import run_dag
 from emulator_handle import EmulatorHandle
 
-from airflow_provider_runware.catalog import DEFAULT_MODEL
-from airflow_provider_runware.lineage import prompt_sha256
+from airflow_provider_runware.catalog.image_models import DEFAULT_MODEL
+from airflow_provider_runware.operators.lineage import prompt_sha256
 from airflow_provider_runware.operators.runware import RunwareImageInferenceOperator
 
 

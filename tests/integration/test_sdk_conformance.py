@@ -115,7 +115,7 @@ def test_sdk_reads_the_nested_task_error_and_classifies_it_as_the_provider_does(
 ) -> None:
     """The SDK finds the code inside the nested ``error`` object: its class agrees with ours (safety is
     fatal for both; a provider capacity answer is retryable for both)."""
-    from airflow_provider_runware.error_codes import category_for_code
+    from airflow_provider_runware.api.error_codes import category_for_code
 
     outcome = sdk_run.printed[scenario]
     assert "results" not in outcome
@@ -189,7 +189,7 @@ print(json.dumps({code: errors.derive_code(code) for code in sorted(codes)}))
 def test_our_error_table_agrees_with_the_sdks_grouping() -> None:
     """Every code the SDK names, and every code our table names, lands in a category that matches the
     SDK's own (runware-sdk 1.8.0 ``derive_code``), computed by the SDK itself."""
-    from airflow_provider_runware import error_codes
+    from airflow_provider_runware.api import error_codes
 
     ours = set().union(
         *(

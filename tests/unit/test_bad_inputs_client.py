@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from bad_inputs import BadInput, GoodInput, bad_input_params, good_input_params, valid_task
 
+from airflow_provider_runware.api.schemas import ImageInferenceRequest
 from airflow_provider_runware.exceptions import RunwareValidationError
-from airflow_provider_runware.schemas import ImageInferenceRequest
 
 EXAMPLES = json.loads((Path(__file__).parent.parent / "data" / "dalle2_examples.json").read_text())[
     "examples"

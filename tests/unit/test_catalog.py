@@ -9,13 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_runware.catalog import (
-    DEFAULT_MODEL,
-    GENERIC_RULES,
-    MODELS,
-    get_model_spec,
-    validate_image_inference,
-)
+from airflow_provider_runware.catalog.image_models import DEFAULT_MODEL, GENERIC_RULES, MODELS, get_model_spec
+from airflow_provider_runware.tasks.image_inference import validate_image_inference
 
 
 def task(**overrides: object) -> dict[str, object]:

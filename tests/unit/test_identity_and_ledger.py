@@ -6,13 +6,13 @@ import uuid
 
 import pytest
 
-from airflow_provider_runware.identity import (
+from airflow_provider_runware.run.identity import (
     TaskInstanceIdentity,
     derive_task_uuid,
     object_name,
     request_fingerprint,
 )
-from airflow_provider_runware.ledger import ImageLedger, ImageState, RequestPlan
+from airflow_provider_runware.run.ledger import ImageLedger, ImageState, RequestPlan
 
 TI = TaskInstanceIdentity("campaign", "scheduled__2026-11-25T06:00:00+00:00", "generate_images", 3)
 REQUEST = {

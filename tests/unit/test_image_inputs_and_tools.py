@@ -173,7 +173,7 @@ def test_the_tools_have_no_price_so_a_cost_limit_cannot_be_enforced_on_a_guess()
 
 
 def test_an_api_error_quoting_a_presigned_input_url_keeps_only_its_path() -> None:
-    from airflow_provider_runware.schemas import ApiErrorItem
+    from airflow_provider_runware.api.schemas import ApiErrorItem
 
     error = ApiErrorItem.from_item(
         {

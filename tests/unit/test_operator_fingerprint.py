@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from airflow_provider_runware.operators.execution import fingerprint as request_fingerprint
 from airflow_provider_runware.operators.runware import RunwareImageInferenceOperator
+from airflow_provider_runware.run.execution import fingerprint as request_fingerprint
 
 
 def operator(**overrides: object) -> RunwareImageInferenceOperator:

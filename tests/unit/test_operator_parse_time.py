@@ -13,7 +13,7 @@ from airflow_provider_runware.operators.runware import RunwareImageInferenceOper
 
 HEAVY_MODULES = [
     "airflow_provider_runware.hooks.runware",
-    "airflow_provider_runware.schemas",
+    "airflow_provider_runware.api.schemas",
     "airflow_provider_runware.storage",
     "boto3",
     "botocore",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_provider_runware.api.schemas import ApiResponse, PollState
 from airflow_provider_runware.exceptions import (
     RunwareAuthenticationError,
     RunwareError,
@@ -12,8 +13,7 @@ from airflow_provider_runware.exceptions import (
     RunwareTransientError,
     RunwareValidationError,
 )
-from airflow_provider_runware.polling import WaitOutcome, decide
-from airflow_provider_runware.schemas import ApiResponse, PollState
+from airflow_provider_runware.run.polling import WaitOutcome, decide
 
 TASK = "6f1c2b8e-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
 

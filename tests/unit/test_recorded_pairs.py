@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_runware.api.schemas import ApiResponse, PollState
 from airflow_provider_runware.exceptions import RunwareError
 from airflow_provider_runware.hooks.runware import (
     describe_account,
@@ -17,7 +18,6 @@ from airflow_provider_runware.hooks.runware import (
     read_response,
     summarize_submission,
 )
-from airflow_provider_runware.schemas import ApiResponse, PollState
 
 DATA = Path(__file__).parent.parent / "data"
 PAIRS = json.loads((DATA / "runware_pairs.json").read_text())["pairs"]

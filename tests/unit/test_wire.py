@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from airflow_provider_runware.api.schemas import ApiResponse, PollState
 from airflow_provider_runware.exceptions import (
     RunwareAuthenticationError,
     RunwareGenerationError,
@@ -17,7 +18,6 @@ from airflow_provider_runware.exceptions import (
     RunwareValidationError,
 )
 from airflow_provider_runware.hooks.runware import read_response, summarize_submission
-from airflow_provider_runware.schemas import ApiResponse, PollState
 
 TASK = str(uuid.uuid4())
 

@@ -1,129 +1,36 @@
-"""Validating an ``imageInference`` task against the model's rules (the data lives in ``models``).
+"""Runware's ``imageInference``: text-to-image, and image-to-image, inpainting or editing where the
+model takes image inputs. Its rules (judged on the wire form, shared with the emulator) and the
+operator arguments that build it.
 
-Both the client (before any HTTP call) and the bundled emulator (when answering) validate through
-:func:`validate_image_inference`, so the two sides cannot drift apart. Rules work on the *wire* form of
-a task (Runware's camelCase names, JSON types) because that is what the emulator receives and what the
-client finally sends.
-
-This module is imported at DAG-parse time by the operator, so it must stay pure Python: no pydantic
-models, no HTTP, no image libraries.
+The model data lives in :mod:`airflow_provider_runware.catalog.image_models`. Pure Python on purpose:
+it is imported when a DAG file is parsed.
 """
 
 from __future__ import annotations
 
-import re
-import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from airflow_provider_runware.models import DEFAULT_MODEL, GENERIC_RULES, MODELS
-from airflow_provider_runware.modelspec import IntRange, Lifecycle, ModelSpec, Pricing
+from airflow_provider_runware.catalog.image_models import GENERIC_RULES, get_model_spec
+from airflow_provider_runware.catalog.modelspec import ModelSpec
+from airflow_provider_runware.catalog.rules import (
+    AIR_ID_PATTERN,
+    DELIVERY_METHODS,
+    OUTPUT_TYPES,
+    Violation,
+    check_bool,
+    check_choice,
+    check_int,
+    check_url,
+    is_int,
+    is_uuid_v4,
+    redact_url,
+    violation_code,
+)
+from airflow_provider_runware.tasks.base import ImageTaskArguments, as_reference_list, coerce_rendered
 
-__all__ = [
-    "DEFAULT_MODEL",
-    "GENERIC_RULES",
-    "MODELS",
-    "IntRange",
-    "Lifecycle",
-    "ModelSpec",
-    "Pricing",
-    "Violation",
-    "get_model_spec",
-    "raise_for_violations",
-    "validate_image_inference",
-]
-
-AIR_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*:[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+$")
-# A UUID in its canonical 8-4-4-4-12 form, any letter case (Runware does not ask for lowercase).
-UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-OUTPUT_TYPES = ("URL", "base64Data", "dataURI")
-DELIVERY_METHODS = ("sync", "async")
-# Enums Runware matches without regard to case: its own examples send outputFormat "jpg".
-CASE_INSENSITIVE_PARAMETERS = frozenset({"outputFormat"})
 DOCS_URL = "https://runware.ai/docs/en/image-inference/api-reference"
-
-
-def get_model_spec(air_id: str) -> ModelSpec:
-    """Rules for ``air_id``; models the catalog does not know get the generic rules."""
-    return MODELS.get(air_id, GENERIC_RULES)
-
-
-def normalize_output_format(value: Any) -> Any:
-    """``"jpg"`` means ``"JPG"`` to Runware; anything that is not a string is left for validation."""
-    return value.upper() if isinstance(value, str) else value
-
-
-@dataclass(frozen=True)
-class Violation:
-    """One broken rule, phrased so a DAG author can fix it without reading docs."""
-
-    parameter: str
-    value: Any
-    rule: str
-    code: str
-
-    def message(self) -> str:
-        shown = repr(self.value)
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
-        return f"{self.parameter}={shown} is invalid: must be {self.rule}"
-
-
-def violation_code(kind: str, parameter: str) -> str:
-    return f"{kind}{parameter[0].upper()}{parameter[1:]}"
-
-
-def is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def is_uuid_v4(value: Any) -> bool:
-    return isinstance(value, str) and bool(UUID_PATTERN.match(value)) and uuid.UUID(value).version == 4
-
-
-def check_int(task: Mapping[str, Any], name: str, bounds: IntRange) -> Iterable[Violation]:
-    if name not in task:
-        return
-    value = task[name]
-    if not is_int(value) or not bounds.contains(value):
-        yield Violation(name, value, bounds.describe(), violation_code("invalid", name))
-
-
-def check_choice(task: Mapping[str, Any], name: str, choices: tuple[str, ...]) -> Iterable[Violation]:
-    if name not in task:
-        return
-    value = task[name]
-    if name in CASE_INSENSITIVE_PARAMETERS:
-        allowed = {choice.upper() for choice in choices}
-        ok = isinstance(value, str) and value.upper() in allowed
-    else:
-        ok = value in choices
-    if not ok:
-        rule = "one of " + ", ".join(choices)
-        if name in CASE_INSENSITIVE_PARAMETERS:
-            rule += " (any letter case)"
-        yield Violation(name, value, rule, violation_code("invalid", name))
-
-
-def check_bool(task: Mapping[str, Any], name: str) -> Iterable[Violation]:
-    if name in task and not isinstance(task[name], bool):
-        yield Violation(name, task[name], "a boolean (true or false)", violation_code("invalid", name))
-
-
-def check_url(task: Mapping[str, Any], name: str) -> Iterable[Violation]:
-    if name not in task:
-        return
-    value = task[name]
-    if not isinstance(value, str) or not re.match(r"^https?://[^\s/?#]+", value):
-        yield Violation(name, redact_url(value), "an http(s) URL", violation_code("invalid", name))
-
-
-def redact_url(value: Any) -> Any:
-    """Never echo a query string back: it may hold a presigned signature or a webhook token."""
-    if isinstance(value, str) and "?" in value:
-        return value.split("?", 1)[0] + "?***"
-    return value
 
 
 def _check_prompt(task: Mapping[str, Any], spec: ModelSpec) -> Iterable[Violation]:
@@ -279,19 +186,59 @@ def validate_image_inputs(task: Mapping[str, Any]) -> list[Violation]:
     return list(_check_image_inputs(task, spec))
 
 
-def raise_for_violations(
-    violations: Sequence[Violation], task_uuid: str | None = None, task_type: str = "imageInference"
-) -> None:
-    """Turn catalog violations into one error that lists them all (fixing one at a time is tedious)."""
-    if not violations:
-        return
-    from airflow_provider_runware.exceptions import RunwareValidationError
+@dataclass(kw_only=True)
+class InferenceArguments(ImageTaskArguments):
+    """``imageInference``: text-to-image, and image-to-image, inpainting or editing where the model
+    takes image inputs (the catalog says which)."""
 
-    first = violations[0]
-    message = "; ".join(v.message() for v in violations)
-    raise RunwareValidationError(
-        f"Invalid {task_type} request: {message}",
-        code=first.code,
-        parameter=first.parameter if len(violations) == 1 else [v.parameter for v in violations],
-        task_uuid=task_uuid,
-    )
+    TASK_TYPE: ClassVar[str] = "imageInference"
+    PARAMETERS: ClassVar[Mapping[str, str]] = {
+        "positive_prompt": "positivePrompt",
+        "width": "width",
+        "height": "height",
+        "number_results": "numberResults",
+        "safety": "safety",
+        "seed_image": "seedImage",
+        "mask_image": "maskImage",
+        "reference_images": "referenceImages",
+        "strength": "strength",
+    }
+    IMAGE_INPUTS: ClassVar[tuple[str, ...]] = ("seed_image", "mask_image", "reference_images")
+
+    positive_prompt: Any
+    width: Any
+    height: Any
+    number_results: Any = 1
+    safety: Any = None
+    seed_image: Any = None
+    mask_image: Any = None
+    reference_images: Any = None
+    strength: Any = None
+
+    def __post_init__(self) -> None:
+        if self.reference_images is not None:
+            self.reference_images = as_reference_list(self.reference_images)
+
+    def rule_violations(self, task: Mapping[str, Any]) -> list[Violation]:
+        return [*validate_image_inference(task), *validate_image_inputs(task)]
+
+    @property
+    def expected_images(self) -> int:
+        value = coerce_rendered("numberResults", self.number_results)
+        return value if isinstance(value, int) else 1
+
+    def estimated_cost(self, images: int) -> float | None:
+        """The catalog's price for this size (its dearest documented one when the size is unknown)."""
+        width = coerce_rendered("width", self.width)
+        height = coerce_rendered("height", self.height)
+        return get_model_spec(str(self.model)).estimate_cost(
+            images, width if isinstance(width, int) else None, height if isinstance(height, int) else None
+        )
+
+    def record_fields(self) -> dict[str, Any]:
+        return {
+            **super().record_fields(),
+            "width": int(self.width),
+            "height": int(self.height),
+            "positive_prompt": self.positive_prompt,
+        }

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from airflow_provider_runware.exceptions import RunwareError
 
 if TYPE_CHECKING:
-    from airflow_provider_runware.identity import TaskInstanceIdentity
+    from airflow_provider_runware.run.identity import TaskInstanceIdentity
 
 log = logging.getLogger(__name__)
 

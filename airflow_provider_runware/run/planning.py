@@ -22,21 +22,22 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_runware.catalog import get_model_spec, raise_for_violations
+from airflow_provider_runware.api.schemas import ImageInferenceRequest, PollState
+from airflow_provider_runware.catalog.image_models import get_model_spec
+from airflow_provider_runware.catalog.rules import raise_for_violations
 from airflow_provider_runware.exceptions import (
     ErrorCategory,
     RunwareCostLimitError,
     RunwareLostTaskError,
     RunwareValidationError,
 )
-from airflow_provider_runware.ledger import ImageEntry, ImageLedger, ImageState
-from airflow_provider_runware.schemas import ImageInferenceRequest, PollState
+from airflow_provider_runware.run.ledger import ImageEntry, ImageLedger, ImageState
 
 if TYPE_CHECKING:
-    from airflow_provider_runware.arguments import ImageTaskArguments
     from airflow_provider_runware.hooks.runware import RunwareHook
     from airflow_provider_runware.storage import OutputLocation
     from airflow_provider_runware.storage.inputs import ImageInput, InputResolver
+    from airflow_provider_runware.tasks.base import ImageTaskArguments
 
 UPLOAD_URL_MARGIN = timedelta(minutes=15)
 LOST_HINT = (

@@ -2,7 +2,7 @@
 
 Every entry names the page its rules and prices came from (``source_url``). A rule a page does not
 state is not invented: it stays at the generic value, which judges nothing Runware might accept.
-Prices are what the page states per image; see :class:`~airflow_provider_runware.modelspec.Pricing`
+Prices are what the page states per image; see :class:`~airflow_provider_runware.catalog.modelspec.Pricing`
 for how sizes without a documented price are handled.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from airflow_provider_runware.modelspec import (
+from airflow_provider_runware.catalog.modelspec import (
     TEXT_TO_IMAGE_ONLY,
     ImageInputs,
     IntRange,
@@ -262,3 +262,8 @@ MODELS: dict[str, ModelSpec] = {spec.air_id: spec for spec in _SPECS}
 # The model the README quickstart, the example DAG and `make demo` use: live on Runware, and priced
 # at every size it accepts, so `max_cost_usd` can always be enforced.
 DEFAULT_MODEL = "google:2@3"
+
+
+def get_model_spec(air_id: str) -> ModelSpec:
+    """Rules for ``air_id``; models the catalog does not know get the generic rules."""
+    return MODELS.get(air_id, GENERIC_RULES)

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from airflow_provider_runware.api.schemas import PollState
 from airflow_provider_runware.exceptions import ErrorCategory, RunwareError
-from airflow_provider_runware.schemas import PollState
 
 # Errors no amount of waiting fixes: everything else seen while polling is retried until the deadline.
 WAIT_ENDING_CATEGORIES = frozenset({ErrorCategory.AUTHENTICATION, ErrorCategory.PAYMENT})

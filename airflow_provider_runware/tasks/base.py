@@ -13,7 +13,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar
 
-from airflow_provider_runware.catalog import Violation, get_model_spec
+from airflow_provider_runware.catalog.image_models import get_model_spec
+from airflow_provider_runware.catalog.modelspec import IntRange
+from airflow_provider_runware.catalog.rules import (
+    AIR_ID_PATTERN,
+    DELIVERY_METHODS,
+    OUTPUT_TYPES,
+    Violation,
+    check_bool,
+    check_choice,
+    check_int,
+    check_url,
+    is_uuid_v4,
+    redact_url,
+)
 
 PLACEHOLDER_UUID = "00000000-0000-4000-8000-000000000000"
 BULKY_OUTPUT_TYPES = ("base64Data", "dataURI")
@@ -27,6 +40,7 @@ COMMON_PARAMETERS = {
     "include_cost": "includeCost",
     "ttl": "ttl",
 }
+IMAGE_OUTPUT_FORMATS = ("JPG", "PNG", "WEBP")
 INTEGER_PARAMETERS = frozenset({"width", "height", "numberResults", "outputQuality", "ttl", "upscaleFactor"})
 
 
@@ -210,3 +224,32 @@ def as_reference_list(value: Any) -> Any:
             return value
         return parsed
     return [text] if text else value
+
+
+def image_tool_violations(task: Mapping[str, Any], models: Mapping[str, str]) -> Iterable[Violation]:
+    """The rules every image tool (one ``inputImage`` in, one image out) shares; ``models`` are
+    the page's list, named in the rule when the model id is malformed."""
+    if not is_uuid_v4(task.get("taskUUID")):
+        yield Violation(
+            "taskUUID", task.get("taskUUID"), "a UUID v4 (8-4-4-4-12 hex digits)", "invalidTaskUUID"
+        )
+    model = task.get("model")
+    if not isinstance(model, str) or not AIR_ID_PATTERN.match(model):
+        listed = ", ".join(f"{air_id} ({name})" for air_id, name in models.items())
+        yield Violation("model", model, f"an AIR id such as {listed}", "invalidModel")
+    image = task.get("inputImage")
+    if not isinstance(image, str) or not image.strip():
+        yield Violation(
+            "inputImage",
+            redact_url(image),
+            "an image reference (a URI, URL or imageUUID)",
+            "invalidInputImage",
+        )
+    yield from check_choice(task, "outputType", OUTPUT_TYPES)
+    yield from check_choice(task, "outputFormat", IMAGE_OUTPUT_FORMATS)
+    yield from check_choice(task, "deliveryMethod", DELIVERY_METHODS)
+    yield from check_int(task, "outputQuality", IntRange(20, 99))
+    yield from check_int(task, "ttl", IntRange(60))
+    yield from check_bool(task, "includeCost")
+    yield from check_url(task, "webhookURL")
+    yield from check_url(task, "uploadEndpoint")

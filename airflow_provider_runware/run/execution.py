@@ -13,27 +13,27 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_runware.exceptions import RunwareError, error_from_dict
-from airflow_provider_runware.finishing import Finisher
-from airflow_provider_runware.identity import (
+from airflow_provider_runware.links import RunwareStoredImagesLink
+from airflow_provider_runware.run.finishing import Finisher
+from airflow_provider_runware.run.identity import (
     TaskInstanceIdentity,
     derive_task_uuid,
     object_name,
     request_fingerprint,
 )
-from airflow_provider_runware.ledger import ImageEntry, ImageLedger, ImageState, RequestPlan
-from airflow_provider_runware.ledger_home import ledger_home
-from airflow_provider_runware.links import RunwareStoredImagesLink
-from airflow_provider_runware.planning import SubmissionPlanner, check_location, record_event, record_poll
-from airflow_provider_runware.polling import WaitOutcome, format_deadline
+from airflow_provider_runware.run.ledger import ImageEntry, ImageLedger, ImageState, RequestPlan
+from airflow_provider_runware.run.ledger_home import ledger_home
+from airflow_provider_runware.run.planning import SubmissionPlanner, check_location, record_event, record_poll
+from airflow_provider_runware.run.polling import WaitOutcome, format_deadline
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_runware.arguments import ImageTaskArguments
     from airflow_provider_runware.hooks.runware import RunwareHook
     from airflow_provider_runware.operators.base import RunwareImageTaskOperator
     from airflow_provider_runware.storage import OutputLocation
     from airflow_provider_runware.storage.inputs import InputResolver
+    from airflow_provider_runware.tasks.base import ImageTaskArguments
 
 # Airflow can fail a task that resumes within seconds of deferring (apache/airflow#72716: the
 # executor's stale "success" for the deferring try arrives after the resumed try started). So the
@@ -186,7 +186,7 @@ class ImageTaskRun:
         running = ledger.waiting  # "submitting" too: Runware may know it though its answer was lost
         if not running:
             return
-        from airflow_provider_runware.schemas import PollState
+        from airflow_provider_runware.api.schemas import PollState
 
         self.log.info(
             "Waiting in the worker for %d images until %s (images' deadline %s)",
@@ -258,7 +258,7 @@ class ImageTaskRun:
         result = [finisher.record(entry) for entry in ledger.in_state(ImageState.STORED)]
         self.operator._result = result
         if self.operator.output_location and "outlet_events" in self.context:
-            from airflow_provider_runware.lineage import emit_asset_events
+            from airflow_provider_runware.operators.lineage import emit_asset_events
 
             emitted = emit_asset_events(self.operator.outlets, self.context["outlet_events"], result)
             self.log.info("Registered %d Asset events for the stored images", emitted)

@@ -14,11 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from airflow_provider_runware.catalog import (
-    normalize_output_format,
-    raise_for_violations,
-    validate_image_inference,
-)
+from airflow_provider_runware.catalog.rules import normalize_output_format, raise_for_violations
 from airflow_provider_runware.exceptions import (
     ErrorCategory,
     RunwareError,
@@ -28,6 +24,7 @@ from airflow_provider_runware.exceptions import (
     class_for_code,
     error_class_for,
 )
+from airflow_provider_runware.tasks.image_inference import validate_image_inference
 
 URL_IN_TEXT = re.compile(r"https?://[^\s\"'<>]+")
 TERMINAL_SUCCESS = "success"

@@ -23,11 +23,11 @@ from airflow_provider_runware.exceptions import (
     RunwareUploadError,
     error_from_dict,
 )
-from airflow_provider_runware.ledger import ImageEntry, ImageLedger, ImageState
+from airflow_provider_runware.run.ledger import ImageEntry, ImageLedger, ImageState
 
 if TYPE_CHECKING:
-    from airflow_provider_runware.arguments import ImageTaskArguments
     from airflow_provider_runware.storage import OutputLocation
+    from airflow_provider_runware.tasks.base import ImageTaskArguments
 
 NOT_STORED_HINT = (
     "Runware generated (and billed) these images but they could not be stored. Fix the storage "
