@@ -1,10 +1,10 @@
 """Which imageInference models take which image inputs, as Runware's provider pages state it.
 
-The client's catalog (``catalog/image_models.py``) says nothing about inputs yet and belongs to the client side, so the
-emulator keeps its own small table. Each entry names the page it was read from. Models not listed get
-the generic rules of the image-inference reference (seedImage, maskImage and strength accepted, any
-number of referenceImages): an emulator that refused what Runware may accept would hide client bugs
-behind false errors.
+The client's catalog (``catalog/image_models.py``) says nothing about inputs yet and belongs to the
+client side, so the emulator keeps its own small table. Each entry names the page it was read from.
+Models not listed get the generic rules of the image-inference reference (seedImage, maskImage and
+strength accepted, any number of referenceImages): an emulator that refused what Runware may accept would
+hide client bugs behind false errors.
 """
 
 from __future__ import annotations
