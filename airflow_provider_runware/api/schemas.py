@@ -7,9 +7,11 @@ int) because Runware's are; response types are lenient and keep unknown fields, 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -29,7 +31,7 @@ from airflow_provider_runware.tasks.image_inference import validate_image_infere
 URL_IN_TEXT = re.compile(r"https?://[^\s\"'<>]+")
 TERMINAL_SUCCESS = "success"
 TERMINAL_ERROR = "error"
-BULKY_OUTPUT_FIELDS = ("imageBase64Data", "imageDataURI")
+BULKY_OUTPUT_FIELDS = ("imageBase64Data", "imageDataURI", "videoBase64Data", "videoDataURI")
 
 
 class _Wire(BaseModel):
@@ -95,8 +97,19 @@ class ImageInferenceRequest(_Wire):
         return self.number_results or 1
 
 
-class ImageResult(_Wire):
-    """One generated image, as ``imageInference`` or ``getResponse`` reports it."""
+class ResultKind(StrEnum):
+    """What a task type's results are: files (stored through ``uploadEndpoint``) or a short text."""
+
+    IMAGE = "image"
+    VIDEO = "video"
+    TEXT = "text"
+
+
+class TaskResult(_Wire):
+    """One finished result, as a task's POST answer or ``getResponse`` reports it: an image
+    (``imageInference``, ``removeBackground``, ``upscale``), a video (``videoInference``) or a text
+    (``imageCaption``, ``promptEnhance``). Items still ``processing`` and acknowledgements carry none of
+    the result fields, so they are not results (:attr:`key` is ``None``)."""
 
     model_config = ConfigDict(populate_by_name=True, extra="allow")
 
@@ -106,14 +119,38 @@ class ImageResult(_Wire):
     image_url: str | None = Field(default=None, alias="imageURL")
     image_base64_data: str | None = Field(default=None, alias="imageBase64Data")
     image_data_uri: str | None = Field(default=None, alias="imageDataURI")
+    video_uuid: str | None = Field(default=None, alias="videoUUID")
+    video_url: str | None = Field(default=None, alias="videoURL")
+    text: str | None = None
     seed: int | None = None
     nsfw_content: bool | None = Field(default=None, alias="NSFWContent")
     cost: float | None = None
     status: str | None = None
 
     @property
-    def is_image(self) -> bool:
-        return self.image_uuid is not None and (self.status in (None, TERMINAL_SUCCESS))
+    def kind(self) -> ResultKind | None:
+        if self.status not in (None, TERMINAL_SUCCESS):
+            return None
+        if self.image_uuid is not None:
+            return ResultKind.IMAGE
+        if self.video_uuid is not None:
+            return ResultKind.VIDEO
+        if self.text is not None:
+            return ResultKind.TEXT
+        return None
+
+    @property
+    def key(self) -> str | None:
+        """What tells two results of one task apart across polls (each poll repeats them): the
+        image's or video's UUID, or for a text (which has no UUID) a digest of the text itself."""
+        kind = self.kind
+        if kind is ResultKind.IMAGE:
+            return self.image_uuid
+        if kind is ResultKind.VIDEO:
+            return self.video_uuid
+        if kind is ResultKind.TEXT:
+            return "text:" + hashlib.sha256(str(self.text).encode()).hexdigest()[:16]
+        return None
 
 
 def flatten_error(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -241,16 +278,16 @@ class ApiResponse(BaseModel):
 
 
 class TaskProgress(BaseModel):
-    """Cumulative state of one submitted task across polls, de-duplicated by imageUUID."""
+    """Cumulative state of one submitted task across polls, its results de-duplicated by key."""
 
     task_uuid: str
     expected: int = 1
-    images: dict[str, ImageResult] = Field(default_factory=dict)
+    results: dict[str, TaskResult] = Field(default_factory=dict)
     errors: list[ApiErrorItem] = Field(default_factory=list)
 
     @property
     def terminal_count(self) -> int:
-        return len(self.images) + len(self.errors)
+        return len(self.results) + len(self.errors)
 
     @property
     def done(self) -> bool:
@@ -300,7 +337,7 @@ class PollState(BaseModel):
                 error = ApiErrorItem.from_item(item)
                 fresh_errors.setdefault(error.task_uuid or "", []).append(error)
             else:
-                self._merge_image(item)
+                self._merge_result(item)
         for error in response.errors:
             if _answers_for_task(error):
                 fresh_errors.setdefault(error.task_uuid or "", []).append(error)
@@ -309,13 +346,18 @@ class PollState(BaseModel):
             if progress is not None and len(errors) >= len(progress.errors):
                 progress.errors = errors
 
-    def _merge_image(self, item: Mapping[str, Any]) -> None:
+    def merged(self, response: ApiResponse) -> PollState:
+        """:meth:`merge`, returning this state (handy for one-off reads of an answer)."""
+        self.merge(response)
+        return self
+
+    def _merge_result(self, item: Mapping[str, Any]) -> None:
         progress = self.tasks.get(str(item.get("taskUUID", "")))
         if progress is None:
             return
-        result = ImageResult.model_validate(item)
-        if result.is_image and result.image_uuid:
-            progress.images.setdefault(result.image_uuid, result)
+        result = TaskResult.model_validate(item)
+        if result.key is not None:
+            progress.results.setdefault(result.key, result)
 
     @property
     def pending(self) -> list[str]:
@@ -325,18 +367,18 @@ class PollState(BaseModel):
     def done(self) -> bool:
         return not self.pending
 
-    def images(self) -> list[ImageResult]:
-        return [image for progress in self.tasks.values() for image in progress.images.values()]
+    def results(self) -> list[TaskResult]:
+        return [result for progress in self.tasks.values() for result in progress.results.values()]
 
     def errors(self) -> list[ApiErrorItem]:
         return [error for progress in self.tasks.values() for error in progress.errors]
 
     def result_dicts(self) -> list[dict[str, Any]]:
-        """Finished images as wire dicts, without base64 payloads: these cross process boundaries
-        (trigger events, XCom), where megabytes of image data have no place."""
+        """Finished results as wire dicts, without base64 payloads: these cross process boundaries
+        (trigger events, XCom), where megabytes of image or video data have no place."""
         return [
-            {key: value for key, value in image.to_wire().items() if key not in BULKY_OUTPUT_FIELDS}
-            for image in self.images()
+            {key: value for key, value in result.to_wire().items() if key not in BULKY_OUTPUT_FIELDS}
+            for result in self.results()
         ]
 
     def error_dicts(self) -> list[dict[str, Any]]:

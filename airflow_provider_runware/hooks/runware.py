@@ -28,8 +28,9 @@ from airflow_provider_runware.api.schemas import (
     ApiErrorItem,
     ApiResponse,
     ImageInferenceRequest,
-    ImageResult,
     PollState,
+    TaskResult,
+    is_error_item,
 )
 from airflow_provider_runware.catalog.image_models import get_model_spec
 from airflow_provider_runware.compat import BaseHook
@@ -111,11 +112,14 @@ class ClientSettings:
 
 @dataclass
 class SubmitResult:
-    """Outcome of one submission: new tasks, tasks Runware already had, and per-task errors."""
+    """Outcome of one submission: new tasks, tasks Runware already had, per-task errors, and the
+    results Runware answered at once (a task type it runs synchronously whatever was asked, such as a
+    caption), without base64 payloads."""
 
     accepted: list[str] = field(default_factory=list)
     already_submitted: list[str] = field(default_factory=list)
     errors: list[ApiErrorItem] = field(default_factory=list)
+    finished: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def submitted(self) -> list[str]:
@@ -190,9 +194,11 @@ def _get_response_tasks(task_uuids: Sequence[str]) -> list[dict[str, str]]:
 def summarize_submission(
     response: ApiResponse, tasks: Sequence[Mapping[str, Any]] = (), *, today: date | None = None
 ) -> SubmitResult:
-    """Split an imageInference submission answer; a conflict means "already running: poll it"."""
+    """Split a submission answer; a conflict means "already running: poll it"."""
     result = SubmitResult()
     result.accepted = [str(item["taskUUID"]) for item in response.data if item.get("taskUUID")]
+    finished = ApiResponse(data=[item for item in response.data if not is_error_item(item)])
+    result.finished = PollState.expecting(dict.fromkeys(result.accepted, 1)).merged(finished).result_dicts()
     for error in response.errors:
         conflicting = _conflicting_task_uuid(error, tasks) if error.code == CONFLICT_CODE else None
         if conflicting is not None:
@@ -409,6 +415,7 @@ class RunwareHook(BaseHook):
             result.accepted += part.accepted
             result.already_submitted += part.already_submitted
             result.errors += part.errors
+            result.finished += part.finished
         return result
 
     def get_response(self, task_uuids: Sequence[str]) -> ApiResponse:
@@ -484,7 +491,7 @@ class RunwareHook(BaseHook):
         wait: bool = True,
         timeout: float = 600.0,
         poll_interval: float = 10.0,
-    ) -> list[ImageResult]:
+    ) -> list[TaskResult]:
         """Validate, submit asynchronously and (by default) wait for every image.
 
         Always async delivery: a sync request that outlives Runware's window would time out while the
@@ -506,7 +513,7 @@ class RunwareHook(BaseHook):
             {validated.task_uuid: validated.expected_results}, timeout=timeout, poll_interval=poll_interval
         )
         raise_for_failed_images(state)
-        return state.images()
+        return state.results()
 
     # ----- account ----------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from airflow_provider_runware.exceptions import (
     error_from_dict,
 )
 from airflow_provider_runware.run.ledger import ImageEntry, ImageLedger, ImageState
+from airflow_provider_runware.run.records import result_fields
 
 if TYPE_CHECKING:
     from airflow_provider_runware.storage import OutputLocation
@@ -40,20 +41,6 @@ UNFINISHED_REASON = {
     ImageState.SUBMITTED: "still running at Runware when the wait ended",
     ImageState.FINISHED: "generated but its object was not checked",
 }
-
-
-def input_displays(request: ImageTaskArguments) -> dict[str, Any]:
-    """Each image input as the record shows it: a URI, a URL without its secrets, or a UUID."""
-    from airflow_provider_runware.storage.base import strip_secrets
-
-    shown: dict[str, Any] = {}
-    for argument in request.IMAGE_INPUTS:
-        value = getattr(request, argument)
-        if isinstance(value, list):
-            shown[argument] = [strip_secrets(str(item)) for item in value]
-        elif value is not None:
-            shown[argument] = strip_secrets(str(value))
-    return shown
 
 
 def describe(error: Mapping[str, Any] | None) -> str:
@@ -84,19 +71,14 @@ class Finisher:
             **({} if entry.row is None else {"row": entry.row}),
             "index": entry.index,
             "task_uuid": entry.task_uuid,
-            "image_uuid": item.get("imageUUID"),
-            "seed": item.get("seed"),
-            "cost": item.get("cost"),
-            "nsfw": item.get("NSFWContent"),
+            **result_fields(item, with_url=self.location is None),
             **request.record_fields(),
-            **input_displays(request),
+            **request.input_displays(),
         }
         if self.location is not None:
             record["storage_uri"] = self.location.uri_for(self.object_name_for(entry))
             if "bytes" in item:
                 record["bytes"] = item["bytes"]
-        else:
-            record["image_url"] = item.get("imageURL")
         return record
 
     def verify(self, ledger: ImageLedger) -> None:

@@ -189,6 +189,7 @@ class SubmissionPlanner:
             ledger.mark_submitted(e.task_uuid for e in to_submit if e.task_uuid not in refused)
         for task_uuid, error in refused.items():
             ledger.mark_refused(task_uuid, error.to_exception().to_dict())
+        record_event(ledger, result.finished, [])
         save(ledger)
         if result.already_submitted:
             self.log.info(

@@ -77,7 +77,7 @@ class ProgressLog:
         if step.final or now - self._last < PROGRESS_LOG_SECONDS:
             return
         self._last = now
-        finished = len(state.images())
+        finished = len(state.results())
         failed = len(state.errors())
         self._log(
             "Waiting for Runware: %d images finished, %d failed, %d tasks still running after %.0fs",

@@ -108,7 +108,9 @@ class RunwareTaskSensor(BaseSensorOperator):
                 len(state.tasks),
                 ", ".join(state.pending),
             )
-        return PokeReturnValue(is_done=state.done, xcom_value=image_records(state.result_dicts()))
+        from airflow_provider_runware.run.records import result_records
+
+        return PokeReturnValue(is_done=state.done, xcom_value=result_records(state.result_dicts()))
 
     def execute(self, context: Context) -> Any:
         try:
@@ -121,7 +123,9 @@ class RunwareTaskSensor(BaseSensorOperator):
             return super().execute(context)
         state = self._check()
         if state.done:
-            return image_records(state.result_dicts())
+            from airflow_provider_runware.run.records import result_records
+
+            return result_records(state.result_dicts())
         from airflow_provider_runware.run.execution import DEFERRAL_RACE_MARGIN
         from airflow_provider_runware.triggers.runware import RunwareTaskTrigger
 
@@ -161,19 +165,6 @@ class RunwareTaskSensor(BaseSensorOperator):
             errors = event.get("errors") or [{}]
             details = "; ".join(f"{e.get('task_uuid')}: {e.get('code')}: {e.get('message')}" for e in errors)
             raise error_from_dict(errors[0], message=f"{event.get('message')} ({details})")
-        return image_records([*(finished or []), *event.get("results", [])])
+        from airflow_provider_runware.run.records import result_records
 
-
-def image_records(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Runware's wire items as the operator's XCom records (same keys, no base64, no signed URL)."""
-    return [
-        {
-            "task_uuid": item.get("taskUUID"),
-            "image_uuid": item.get("imageUUID"),
-            "image_url": item.get("imageURL"),
-            "seed": item.get("seed"),
-            "cost": item.get("cost"),
-            "nsfw": item.get("NSFWContent"),
-        }
-        for item in items
-    ]
+        return result_records([*(finished or []), *event.get("results", [])])

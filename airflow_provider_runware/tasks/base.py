@@ -124,6 +124,19 @@ class ImageTaskArguments:
                 found.append((argument, value))
         return found
 
+    def input_displays(self) -> dict[str, Any]:
+        """Each image input as the record shows it: a URI, a URL without its secrets, or a UUID."""
+        from airflow_provider_runware.storage.base import strip_secrets
+
+        shown: dict[str, Any] = {}
+        for argument in self.IMAGE_INPUTS:
+            value = getattr(self, argument)
+            if isinstance(value, list):
+                shown[argument] = [strip_secrets(str(item)) for item in value]
+            elif value is not None:
+                shown[argument] = strip_secrets(str(value))
+        return shown
+
     @property
     def expected_images(self) -> int:
         return 1

@@ -165,7 +165,7 @@ def test_many_tasks_share_one_post_and_one_poll(hook: RunwareHook, runware: Emul
     result = hook.submit(tasks)
     assert len(result.accepted) == 5
     state = hook.wait_for_tasks({t["taskUUID"]: 1 for t in tasks}, timeout=30, poll_interval=0.5)  # type: ignore[misc]
-    assert len(state.images()) == 5
+    assert len(state.results()) == 5
     (submit_post,) = {entry["post"] for entry in runware.tasks_of_type("imageInference")}
     polls = Counter(entry["post"] for entry in runware.tasks_of_type("getResponse"))
     assert submit_post not in polls
@@ -190,4 +190,4 @@ def test_async_twins_poll_without_blocking(hook: RunwareHook, runware: EmulatorH
 
     state = asyncio.run(poll_until_done())
     assert state.done
-    assert len(state.images()) == 1
+    assert len(state.results()) == 1

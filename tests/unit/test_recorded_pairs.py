@@ -67,7 +67,7 @@ def test_poll_answers_fold_into_images_and_errors(pair: dict[str, Any]) -> None:
     state.merge(parsed(pair))
 
     assert state.done is expected["done"]
-    images = [image.to_wire() for image in state.images()]
+    images = [image.to_wire() for image in state.results()]
     assert [
         {"image_uuid": i["imageUUID"], "cost": i.get("cost"), "seed": i.get("seed")} for i in images
     ] == expected["images"]
@@ -90,7 +90,7 @@ def test_the_model_pages_examples_parse_with_their_cost(example: dict[str, Any])
     response = example["response"]
     state = PollState.expecting({response["taskUUID"]: 1})
     state.merge(ApiResponse.parse(json.dumps({"data": [response]}), 200))
-    [image] = state.images()
+    [image] = state.results()
     assert (image.image_uuid, image.image_url, image.cost) == (
         response["imageUUID"],
         response["imageURL"],

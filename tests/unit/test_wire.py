@@ -138,11 +138,11 @@ def test_poll_state_is_cumulative_and_deduplicated_by_image_uuid() -> None:
     assert state.pending == [TASK]
     state.merge(ApiResponse(data=[first]))
     assert state.pending == [TASK]
-    assert len(state.images()) == 1
+    assert len(state.results()) == 1
     second = image(image_uuid="22222222-2222-4222-8222-222222222222", status="success")
     state.merge(ApiResponse(data=[first, second]))
     assert state.done
-    assert {i.image_uuid for i in state.images()} == {first["imageUUID"], second["imageUUID"]}
+    assert {i.image_uuid for i in state.results()} == {first["imageUUID"], second["imageUUID"]}
 
 
 @pytest.mark.parametrize("status", ["processing", "pending", "queued"])
