@@ -19,11 +19,9 @@ from typing import Any
 
 import httpx
 import pytest
-from airflow_lines import requires_airflow
+from airflow_lines import dag_bag, requires_airflow
 from airflow_runs import DagOutcome, run_dag
 from emulator_handle import EmulatorHandle
-
-from airflow_provider_runware.catalog import DEFAULT_MODEL
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_DAGS = REPO / "example_dags"
@@ -84,7 +82,8 @@ def check_submit_and_sense(outcome: DagOutcome, fixtures: Fixtures) -> None:
 
     submitted = emulator.tasks_of_type("imageInference")
     assert sorted(entry["taskUUID"] for entry in submitted) == sorted(uuids), "each submitted once"
-    assert {entry["task"]["model"] for entry in submitted} == {DEFAULT_MODEL}
+    dag = dag_bag(str(EXAMPLE_DAGS / "runware_submit_and_sense.py")).get_dag("runware_submit_and_sense")
+    assert {entry["task"]["model"] for entry in submitted} == {dag.params["model"]}, "the param's default"
 
 
 # ----- the registry ---------------------------------------------------------------------------------
