@@ -48,6 +48,6 @@ sensor), so no worker slot is held while Runware works; `summarize` lists the im
 
     @task
     def summarize(images: list[dict[str, Any]]) -> list[str]:
-        return [image["imageURL"] for image in images]
+        return [image["image_url"] for image in images]
 
     summarize(wait.output)

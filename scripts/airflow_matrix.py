@@ -86,13 +86,15 @@ TEST_REQUIREMENTS = (
     "setuptools<81",
 )
 # Each line: the unit tests and the dag.test() suites of the operator, sensor and image tools (deferrable,
-# blocking, submit-only + sensor, retries, clears that reuse images, lost answers never paid twice) and of
-# the ledger's home on that line (task_state_store from 3.3, an Airflow Variable below).
+# blocking, submit-only + sensor, retries, clears that reuse images, lost answers never paid twice), of
+# the ledger's home on that line (task_state_store from 3.3, an Airflow Variable below) and the example
+# DAGs' registry (the examples it runs itself; the product campaign's entry skips below 3.1).
 TESTS = (
     "tests/unit",
     "tests/integration/test_operator_dags.py",
     "tests/integration/test_image_tools_dags.py",
     "tests/integration/test_ledger_home.py",
+    "tests/integration/test_example_dags.py",
 )
 # The oldest line also: real api-server, scheduler, triggerer, dag-processor (about 3 minutes), with a
 # SIGKILLed worker and a restarted triggerer.

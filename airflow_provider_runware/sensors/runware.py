@@ -25,19 +25,26 @@ if TYPE_CHECKING:
 
 
 def parse_task_uuids(value: Any) -> list[str]:
-    """Accept what users pass: a list (XComArg output), a JSON list or a comma-separated string."""
+    """Accept what users pass: a list (XComArg output), a JSON list or a comma-separated string.
+
+    Anything else, or nothing to wait for, is a :class:`RunwareValidationError` naming the value."""
+    from airflow_provider_runware.exceptions import RunwareValidationError
+
+    def invalid(rule: str) -> RunwareValidationError:
+        return RunwareValidationError(f"task_uuids={value!r} is invalid: {rule}", parameter="task_uuids")
+
+    items: Any = value
     if isinstance(value, str):
         text = value.strip()
-        items: Any = json.loads(text) if text.startswith("[") else [part for part in text.split(",")]
-    else:
-        items = value
+        try:
+            items = json.loads(text) if text.startswith("[") else text.split(",")
+        except ValueError:
+            raise invalid("must be a list of taskUUIDs (not valid JSON)") from None
     if not isinstance(items, Sequence) or isinstance(items, str):
-        from airflow_provider_runware.exceptions import RunwareValidationError
-
-        raise RunwareValidationError(f"task_uuids={value!r} is invalid: must be a list of taskUUIDs")
+        raise invalid("must be a list of taskUUIDs")
     uuids = [str(item).strip() for item in items if str(item).strip()]
     if not uuids:
-        raise RunwareValidationError(f"task_uuids={value!r} is invalid: must name at least one taskUUID")
+        raise invalid("must name at least one taskUUID")
     return uuids
 
 

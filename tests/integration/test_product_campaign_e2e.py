@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from airflow_lines import requires_airflow
 from airflow_services import airflow_services
 from emulator_handle import EmulatorHandle
 from product_campaign import (
@@ -32,6 +33,10 @@ from product_campaign import (
     split_s3,
     upload_photos,
     wait_until_parked,
+)
+
+pytestmark = requires_airflow(
+    "3.1", why="HITLOperator (Human-in-the-Loop), the product campaign's review step"
 )
 
 STORAGE_CONN_ID = "aws_campaign"
