@@ -23,7 +23,7 @@ from airflow_provider_runware.operators.base import (
 )
 
 if TYPE_CHECKING:
-    from airflow_provider_runware.tasks.base import ImageTaskArguments
+    from airflow_provider_runware.tasks.base import TaskArguments
 
 __all__ = [
     "RunwareBackgroundRemovalOperator",
@@ -95,7 +95,7 @@ class RunwareImageInferenceOperator(RunwareImageTaskOperator):
         self.strength = strength
         self._check_arguments(at_parse_time=True)
 
-    def _arguments(self) -> ImageTaskArguments:
+    def _arguments(self) -> TaskArguments:
         from airflow_provider_runware.tasks.image_inference import InferenceArguments
 
         return InferenceArguments(
@@ -141,7 +141,7 @@ class RunwareBackgroundRemovalOperator(RunwareImageTaskOperator):
         self.settings = settings
         self._check_arguments(at_parse_time=True)
 
-    def _arguments(self) -> ImageTaskArguments:
+    def _arguments(self) -> TaskArguments:
         from airflow_provider_runware.tasks.background_removal import BackgroundRemovalArguments
 
         return BackgroundRemovalArguments(
@@ -178,7 +178,7 @@ class RunwareUpscaleOperator(RunwareImageTaskOperator):
         self.settings = settings
         self._check_arguments(at_parse_time=True)
 
-    def _arguments(self) -> ImageTaskArguments:
+    def _arguments(self) -> TaskArguments:
         from airflow_provider_runware.tasks.upscale import UpscaleArguments
 
         return UpscaleArguments(

@@ -1,7 +1,7 @@
-"""One run of a Runware image operator: plan, submit, wait or defer, finish.
+"""One run of a Runware operator, whatever its task type: plan, submit, wait or defer, finish.
 
 ``planning`` decides what to submit, the hook and the trigger wait through one poll decision
-(``polling``), and ``finishing`` verifies, accounts for every image and reports the cost. Every try of
+(``polling``), and ``finishing`` verifies, accounts for every result and reports the cost. Every try of
 every wait mode goes through the same three steps, so a retry, a crash or a manual clear picks up
 what earlier tries paid for. Imported by the worker when a task runs, never when a DAG file is parsed.
 """
@@ -30,10 +30,10 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_runware.hooks.runware import RunwareHook
-    from airflow_provider_runware.operators.base import RunwareImageTaskOperator
+    from airflow_provider_runware.operators.base import RunwareTaskOperator
     from airflow_provider_runware.storage import OutputLocation
     from airflow_provider_runware.storage.inputs import InputResolver
-    from airflow_provider_runware.tasks.base import ImageTaskArguments
+    from airflow_provider_runware.tasks.base import TaskArguments
 
 # Airflow can fail a task that resumes within seconds of deferring (apache/airflow#72716: the
 # executor's stale "success" for the deferring try arrives after the resumed try started). So the
@@ -43,27 +43,27 @@ WORKER_WAIT_SECONDS = 8.0
 DEFERRAL_RACE_MARGIN = 8.0
 
 
-def fingerprint(request: ImageTaskArguments, output_location: str | None, regenerate: str | None) -> str:
+def fingerprint(request: TaskArguments, output_location: str | None, regenerate: str | None) -> str:
     """What makes two requests the same images: the wire task as the user wrote it (input URIs, not
     their signed URLs), where the images go, and ``regenerate``; not how many are asked for, so
     asking for more later reuses the ones already made."""
     task = request.wire_task()
-    task.pop("numberResults", None)
+    task.pop(request.COUNT_PARAMETER or "numberResults", None)
     task["outputLocation"] = output_location
     task["regenerate"] = regenerate
     return request_fingerprint(task)
 
 
-class ImageTaskRun:
+class TaskRun:
     """The operator's arguments, rendered, applied to one task instance's try."""
 
-    def __init__(self, operator: RunwareImageTaskOperator, context: Context) -> None:
+    def __init__(self, operator: RunwareTaskOperator, context: Context) -> None:
         self.operator = operator
         self.context = context
         self.log = operator.log
         self.identity = TaskInstanceIdentity.from_context(context)
-        self.requests: list[ImageTaskArguments] = operator._rows()[0]
-        self.batch = operator.requests is not None
+        self.settings = operator.run_settings()
+        self.requests: list[TaskArguments] = operator._rows()[0]
         self._location: OutputLocation | None = None
         self._hook: RunwareHook | None = None
         self.ledger_home = ledger_home(context, self.identity)
@@ -76,17 +76,17 @@ class ImageTaskRun:
         if self._hook is None:
             from airflow_provider_runware.hooks.runware import RunwareHook
 
-            self._hook = RunwareHook(runware_conn_id=self.operator.runware_conn_id)
+            self._hook = RunwareHook(runware_conn_id=self.settings.runware_conn_id)
         return self._hook
 
     @property
     def location(self) -> OutputLocation | None:
         """Parsed once per run: each parse builds a storage hook and a cloud client."""
-        if self.operator.output_location and self._location is None:
+        if self.settings.output_location and self._location is None:
             from airflow_provider_runware.storage import parse_output_location
 
             self._location = parse_output_location(
-                self.operator.output_location, self.operator.storage_conn_id
+                self.settings.output_location, self.settings.storage_conn_id
             )
         return self._location
 
@@ -95,11 +95,13 @@ class ImageTaskRun:
             return None
         from airflow_provider_runware.storage.inputs import InputResolver
 
-        return InputResolver(self.operator.storage_conn_id, self.operator.output_location)
+        return InputResolver(self.settings.storage_conn_id, self.settings.output_location)
 
     def _object_name(self, entry: ImageEntry) -> str:
-        output_format = self.requests[entry.row or 0].output_format
-        return object_name(self.identity, entry.index, str(output_format), row=entry.row)
+        request = self.requests[entry.row or 0]
+        return object_name(
+            self.identity, entry.index, str(request.file_format()), row=entry.row, kind=request.RESULT
+        )
 
     def _load_ledger(self) -> ImageLedger | None:
         return ImageLedger.from_json(self.ledger_home.load())
@@ -115,9 +117,9 @@ class ImageTaskRun:
             requests=self.requests,
             location=self.location,
             object_name_for=self._object_name,
-            timeout=self.operator.timeout,
-            webhook_url=self.operator.webhook_url,
-            max_cost_usd=self.operator.max_cost_usd,
+            timeout=self.settings.timeout,
+            webhook_url=self.settings.webhook_url,
+            max_cost_usd=self.settings.max_cost_usd,
             inputs=self._inputs(),
         )
 
@@ -125,8 +127,8 @@ class ImageTaskRun:
         return Finisher(
             log=self.log,
             location=self.location,
-            verify_uploads=self.operator.verify_uploads,
-            fail_on_partial=self.operator.fail_on_partial,
+            verify_uploads=self.settings.verify_uploads,
+            fail_on_partial=self.settings.fail_on_partial,
             object_name_for=self._object_name,
             requests=self.requests,
         )
@@ -135,10 +137,10 @@ class ImageTaskRun:
 
     def execute(self) -> Any:
         ledger = self._submit()
-        if not self.operator.wait_for_completion:
+        if not self.settings.wait_for_completion:
             return ledger.task_uuids
         deadline = ledger.wait_deadline()
-        if deadline is not None and self.operator.deferrable:
+        if deadline is not None and self.settings.deferrable:
             self._wait(ledger, min(time.time() + WORKER_WAIT_SECONDS, deadline))
             if ledger.waiting and time.time() < deadline:
                 self._defer(ledger, deadline)
@@ -149,21 +151,21 @@ class ImageTaskRun:
     def _submit(self) -> ImageLedger:
         """Plan, reconcile with earlier tries, then submit only what no earlier try paid for."""
         self.operator._check_arguments(at_parse_time=False)
-        location, output_location = self.location, self.operator.output_location
+        location, output_location = self.location, self.settings.output_location
         if location is not None and output_location:
-            images = sum(request.expected_images for request in self.requests)
-            check_location(location, images, self.operator.timeout)
+            images = sum(request.expected_results for request in self.requests)
+            check_location(location, images, self.settings.timeout)
             RunwareStoredImagesLink.persist(
                 self.context,
                 output_location,
-                self.operator.storage_conn_id,
+                self.settings.storage_conn_id,
                 self.identity.object_prefix(),
             )
         plans = [
             RequestPlan(
-                row=row if self.batch else None,
-                fingerprint=fingerprint(request, self.operator.output_location, self.operator.regenerate),
-                images=request.expected_images,
+                row=row if self.settings.batch else None,
+                fingerprint=fingerprint(request, self.settings.output_location, self.settings.regenerate),
+                images=request.expected_results,
             )
             for row, request in enumerate(self.requests)
         ]
@@ -198,7 +200,7 @@ class ImageTaskRun:
         step = self.hook.wait(
             state,
             deadline=deadline,
-            poll_interval=self.operator.poll_interval,
+            poll_interval=self.settings.poll_interval,
             submitted_at=ledger.first_submitted_at(running),
         )
         record_poll(ledger, state)
@@ -219,8 +221,8 @@ class ImageTaskRun:
             trigger=RunwareTaskTrigger(
                 task_uuids=[entry.task_uuid for entry in entries],
                 end_time=deadline,
-                runware_conn_id=self.operator.runware_conn_id,
-                poll_interval=self.operator.poll_interval,
+                runware_conn_id=self.settings.runware_conn_id,
+                poll_interval=self.settings.poll_interval,
                 not_before=time.time() + DEFERRAL_RACE_MARGIN,
                 submitted_at=ledger.first_submitted_at(entries),
             ),
@@ -257,7 +259,7 @@ class ImageTaskRun:
         self._save_ledger(ledger)
         result = [finisher.record(entry) for entry in ledger.in_state(ImageState.STORED)]
         self.operator._result = result
-        if self.operator.output_location and "outlet_events" in self.context:
+        if self.settings.output_location and "outlet_events" in self.context:
             from airflow_provider_runware.operators.lineage import emit_asset_events
 
             emitted = emit_asset_events(self.operator.outlets, self.context["outlet_events"], result)

@@ -28,7 +28,7 @@ from airflow_provider_runware.run.records import result_fields
 
 if TYPE_CHECKING:
     from airflow_provider_runware.storage import OutputLocation
-    from airflow_provider_runware.tasks.base import ImageTaskArguments
+    from airflow_provider_runware.tasks.base import TaskArguments
 
 NOT_STORED_HINT = (
     "Runware generated (and billed) these images but they could not be stored. Fix the storage "
@@ -61,7 +61,7 @@ class Finisher:
     verify_uploads: bool
     fail_on_partial: bool
     object_name_for: Callable[[ImageEntry], str]
-    requests: list[ImageTaskArguments]
+    requests: list[TaskArguments]
 
     def record(self, entry: ImageEntry) -> dict[str, Any]:
         """The small per-image record users get in XCom: never the base64 payload or a signed URL."""

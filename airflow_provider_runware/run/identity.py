@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 _UNSAFE_PATH_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
-_EXTENSIONS = {"JPG": "jpg", "PNG": "png", "WEBP": "webp"}
+_EXTENSIONS = {"JPG": "jpg", "PNG": "png", "WEBP": "webp", "MP4": "mp4", "WEBM": "webm", "MOV": "mov"}
 
 
 @dataclass(frozen=True)
@@ -87,9 +87,14 @@ def derive_task_uuid(
 
 
 def object_name(
-    identity: TaskInstanceIdentity, image_index: int, output_format: str, row: int | None = None
+    identity: TaskInstanceIdentity,
+    index: int,
+    output_format: str,
+    row: int | None = None,
+    kind: str = "image",
 ) -> str:
-    """Storage name of one image, stable across retries of the same task instance."""
+    """Storage name of one result file (``image-0.jpg``, ``video-0.mp4``), stable across retries of the
+    same task instance."""
     extension = _EXTENSIONS.get(output_format.upper(), output_format.lower())
-    image = f"image-{image_index}" if row is None else f"row-{row:05d}-image-{image_index}"
-    return f"{identity.object_prefix()}/{image}.{extension}"
+    name = f"{kind}-{index}" if row is None else f"row-{row:05d}-{kind}-{index}"
+    return f"{identity.object_prefix()}/{name}.{extension}"

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from airflow_provider_runware.hooks.runware import RunwareHook
     from airflow_provider_runware.storage import OutputLocation
     from airflow_provider_runware.storage.inputs import ImageInput, InputResolver
-    from airflow_provider_runware.tasks.base import ImageTaskArguments
+    from airflow_provider_runware.tasks.base import TaskArguments
 
 UPLOAD_URL_MARGIN = timedelta(minutes=15)
 LOST_HINT = (
@@ -75,7 +75,7 @@ class SubmissionPlanner:
 
     hook: RunwareHook
     log: logging.Logger | Any
-    requests: list[ImageTaskArguments]
+    requests: list[TaskArguments]
     location: OutputLocation | None
     object_name_for: Callable[[ImageEntry], str]
     timeout: float
@@ -165,7 +165,7 @@ class SubmissionPlanner:
                     self.inputs.check(image_input)
                     checked.add(image_input.reference)
 
-    def _request(self, entry: ImageEntry) -> ImageTaskArguments:
+    def _request(self, entry: ImageEntry) -> TaskArguments:
         return self.requests[entry.row or 0]
 
     def submit(self, ledger: ImageLedger, save: Callable[[ImageLedger], None]) -> None:
@@ -214,8 +214,9 @@ class SubmissionPlanner:
             task["webhookURL"] = self.webhook_url
         if self.inputs is not None:
             self._resolve_inputs(task, request, entry, expires_in)
+        if request.COUNT_PARAMETER is not None:
+            task[request.COUNT_PARAMETER] = 1
         if request.TASK_TYPE == "imageInference":
-            task["numberResults"] = 1
             return ImageInferenceRequest.from_wire(task).to_wire()
         raise_for_violations(
             request.rule_violations(task), task_uuid=entry.task_uuid, task_type=request.TASK_TYPE
@@ -223,19 +224,12 @@ class SubmissionPlanner:
         return task
 
     def _resolve_inputs(
-        self, task: dict[str, Any], request: ImageTaskArguments, entry: ImageEntry, expires_in: timedelta
+        self, task: dict[str, Any], request: TaskArguments, entry: ImageEntry, expires_in: timedelta
     ) -> None:
         """Swap each input reference for what Runware can fetch (a presigned GET, a URL or a UUID)."""
         assert self.inputs is not None
-        resolved = iter(self.inputs.wire_value(i, expires_in) for i in self._image_inputs(entry))
-        for argument in request.IMAGE_INPUTS:
-            parameter = request.wire_names()[argument]
-            if parameter not in task:
-                continue
-            if isinstance(task[parameter], list):
-                task[parameter] = [next(resolved) for _ in task[parameter]]
-            else:
-                task[parameter] = next(resolved)
+        resolved = iter([self.inputs.wire_value(i, expires_in) for i in self._image_inputs(entry)])
+        request.place_inputs(task, resolved)
 
 
 def record_poll(ledger: ImageLedger, state: PollState) -> None:

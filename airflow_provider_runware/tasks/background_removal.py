@@ -17,7 +17,7 @@ from airflow_provider_runware.catalog.background_removal_models import (
     BACKGROUND_SETTINGS_MODELS,
 )
 from airflow_provider_runware.catalog.rules import Violation, check_bool, check_int
-from airflow_provider_runware.tasks.base import ImageTaskArguments, image_tool_violations
+from airflow_provider_runware.tasks.base import FileTaskArguments, image_tool_violations
 
 
 def validate_background_removal(task: Mapping[str, Any]) -> list[Violation]:
@@ -61,7 +61,7 @@ def validate_background_removal(task: Mapping[str, Any]) -> list[Violation]:
 
 
 @dataclass(kw_only=True)
-class BackgroundRemovalArguments(ImageTaskArguments):
+class BackgroundRemovalArguments(FileTaskArguments):
     """``removeBackground``: one cut-out per input image (PNG keeps the transparency)."""
 
     TASK_TYPE: ClassVar[str] = "removeBackground"

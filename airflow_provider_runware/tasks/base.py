@@ -1,17 +1,17 @@
-"""What every Runware image task an operator submits has in common, before and after rendering.
+"""What every Runware task an operator submits has in common, before and after rendering.
 
-One subclass per task type (``inference``, ``background_removal``, ``upscale``) says which operator
-arguments map to which wire parameters, which of them are image inputs and which rules apply; the
-batch form, templating, ``extra_params`` and the per-image ledger work the same for all of them.
-Pure Python on purpose: the operators build these when a DAG file is parsed.
+One subclass per task type (one module each in this package) says which operator arguments map to
+which wire parameters, which of them are image inputs, which rules apply and what its results are
+(images, videos or texts); the batch form, templating, ``extra_params`` and the per-result ledger work
+the same for all of them. Pure Python on purpose: the operators build these when a DAG file is parsed.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from airflow_provider_runware.catalog.image_models import get_model_spec
 from airflow_provider_runware.catalog.modelspec import IntRange
@@ -31,40 +31,38 @@ from airflow_provider_runware.catalog.rules import (
 PLACEHOLDER_UUID = "00000000-0000-4000-8000-000000000000"
 BULKY_OUTPUT_TYPES = ("base64Data", "dataURI")
 MANAGED_PARAMETERS = ("taskType", "taskUUID", "deliveryMethod", "uploadEndpoint", "webhookURL")
-# Parameters every image task type takes (operator argument -> wire parameter).
-COMMON_PARAMETERS = {
-    "model": "model",
-    "output_format": "outputFormat",
-    "output_type": "outputType",
-    "output_quality": "outputQuality",
-    "include_cost": "includeCost",
-    "ttl": "ttl",
-}
 IMAGE_OUTPUT_FORMATS = ("JPG", "PNG", "WEBP")
-INTEGER_PARAMETERS = frozenset({"width", "height", "numberResults", "outputQuality", "ttl", "upscaleFactor"})
+INTEGER_PARAMETERS = frozenset(
+    {"width", "height", "numberResults", "outputQuality", "ttl", "upscaleFactor", "duration", "fps"}
+    | {"promptMaxLength", "promptVersions"}
+)
+ResultKind = Literal["image", "video", "text"]
 
 
 @dataclass(kw_only=True)
-class ImageTaskArguments:
+class TaskArguments:
     """An operator's request-shaping arguments for one task type; values may still be templates."""
 
     TASK_TYPE: ClassVar[str]
+    # Parameters every task of this family takes (operator argument -> wire parameter).
+    COMMON_PARAMETERS: ClassVar[Mapping[str, str]] = {"model": "model", "include_cost": "includeCost"}
     # Operator argument -> wire parameter, besides COMMON_PARAMETERS; extra_params may not set these.
     PARAMETERS: ClassVar[Mapping[str, str]]
     # The arguments that are image inputs (a URI, URL or imageUUID each, or a list of them).
     IMAGE_INPUTS: ClassVar[tuple[str, ...]] = ()
+    # What one result is; files (images, videos) can be stored at an output location, texts go to XCom.
+    RESULT: ClassVar[ResultKind] = "image"
+    # The wire parameter that asks one task for several results (``numberResults``): the run asks each
+    # result as its own task (its own taskUUID, ledger entry and upload URL), so it sends 1.
+    COUNT_PARAMETER: ClassVar[str | None] = None
 
     model: Any
-    output_format: Any = "JPG"
-    output_type: Any = "URL"
-    output_quality: Any = None
     include_cost: Any = True
-    ttl: Any = None
     extra_params: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def wire_names(cls) -> dict[str, str]:
-        return {**COMMON_PARAMETERS, **cls.PARAMETERS}
+        return {**cls.COMMON_PARAMETERS, **cls.PARAMETERS}
 
     @classmethod
     def row_fields(cls) -> frozenset[str]:
@@ -138,7 +136,7 @@ class ImageTaskArguments:
         return shown
 
     @property
-    def expected_images(self) -> int:
+    def expected_results(self) -> int:
         return 1
 
     def estimated_cost(self, images: int) -> float | None:
@@ -146,10 +144,26 @@ class ImageTaskArguments:
         return get_model_spec(str(self.model)).estimate_cost(images)
 
     def record_fields(self) -> dict[str, Any]:
-        """What the per-image XCom record says about the request (small, no secrets)."""
-        return {"model": self.model, "format": self.output_format}
+        """What the per-result XCom record says about the request (small, no secrets)."""
+        return {"model": self.model}
 
-    def with_row(self, row: Any, position: int) -> tuple[ImageTaskArguments | None, list[Violation]]:
+    def file_format(self) -> str | None:
+        """The format of each result file (``JPG``, ``MP4``); ``None`` when results are not files."""
+        return None
+
+    def place_inputs(self, task: dict[str, Any], resolved: Iterator[str]) -> None:
+        """Swap each image input of the wire ``task`` for what Runware can fetch (a presigned GET, a URL
+        or a UUID), taken from ``resolved`` in the order of :meth:`image_input_references`."""
+        for argument in self.IMAGE_INPUTS:
+            parameter = self.wire_names()[argument]
+            if parameter not in task:
+                continue
+            if isinstance(task[parameter], list):
+                task[parameter] = [next(resolved) for _ in task[parameter]]
+            else:
+                task[parameter] = next(resolved)
+
+    def with_row(self, row: Any, position: int) -> tuple[TaskArguments | None, list[Violation]]:
         """This request with one row of the batch form applied: the row's values win, its
         ``extra_params`` are merged over the operator's. Returns the problems instead of raising, so
         every bad row of a batch is named at once."""
@@ -173,9 +187,34 @@ class ImageTaskArguments:
         return "{" + ", ".join(f"{name!r}: ..." for name in names) + "}"
 
 
+@dataclass(kw_only=True)
+class FileTaskArguments(TaskArguments):
+    """Task types whose results are files (images, videos): Runware can PUT each one to an output
+    location, and the request says the file's format, delivery type and quality."""
+
+    COMMON_PARAMETERS: ClassVar[Mapping[str, str]] = {
+        **TaskArguments.COMMON_PARAMETERS,
+        "output_format": "outputFormat",
+        "output_type": "outputType",
+        "output_quality": "outputQuality",
+        "ttl": "ttl",
+    }
+
+    output_format: Any = "JPG"
+    output_type: Any = "URL"
+    output_quality: Any = None
+    ttl: Any = None
+
+    def record_fields(self) -> dict[str, Any]:
+        return {**super().record_fields(), "format": self.output_format}
+
+    def file_format(self) -> str | None:
+        return str(self.output_format)
+
+
 def requests_from(
-    base: ImageTaskArguments, requests: Any, skip_arguments: Iterable[str] = ()
-) -> tuple[list[ImageTaskArguments], list[Violation]]:
+    base: TaskArguments, requests: Any, skip_arguments: Iterable[str] = ()
+) -> tuple[list[TaskArguments], list[Violation]]:
     """The requests of one task instance: ``base`` alone, or ``base`` with each row of the batch
     form (a list of dicts, or its JSON) applied; and every rule they break, named by row."""
     if requests is None:

@@ -28,7 +28,7 @@ from airflow_provider_runware.catalog.rules import (
     redact_url,
     violation_code,
 )
-from airflow_provider_runware.tasks.base import ImageTaskArguments, as_reference_list, coerce_rendered
+from airflow_provider_runware.tasks.base import FileTaskArguments, as_reference_list, coerce_rendered
 
 DOCS_URL = "https://runware.ai/docs/en/image-inference/api-reference"
 
@@ -187,11 +187,12 @@ def validate_image_inputs(task: Mapping[str, Any]) -> list[Violation]:
 
 
 @dataclass(kw_only=True)
-class InferenceArguments(ImageTaskArguments):
+class InferenceArguments(FileTaskArguments):
     """``imageInference``: text-to-image, and image-to-image, inpainting or editing where the model
     takes image inputs (the catalog says which)."""
 
     TASK_TYPE: ClassVar[str] = "imageInference"
+    COUNT_PARAMETER: ClassVar[str | None] = "numberResults"
     PARAMETERS: ClassVar[Mapping[str, str]] = {
         "positive_prompt": "positivePrompt",
         "width": "width",
@@ -223,7 +224,7 @@ class InferenceArguments(ImageTaskArguments):
         return [*validate_image_inference(task), *validate_image_inputs(task)]
 
     @property
-    def expected_images(self) -> int:
+    def expected_results(self) -> int:
         value = coerce_rendered("numberResults", self.number_results)
         return value if isinstance(value, int) else 1
 

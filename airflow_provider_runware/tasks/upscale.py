@@ -17,7 +17,7 @@ from airflow_provider_runware.catalog.upscale_models import (
     UPSCALE_MODELS,
     UPSCALE_SETTINGS,
 )
-from airflow_provider_runware.tasks.base import ImageTaskArguments, image_tool_violations
+from airflow_provider_runware.tasks.base import FileTaskArguments, image_tool_violations
 
 
 def validate_upscale(task: Mapping[str, Any]) -> list[Violation]:
@@ -46,7 +46,7 @@ def validate_upscale(task: Mapping[str, Any]) -> list[Violation]:
 
 
 @dataclass(kw_only=True)
-class UpscaleArguments(ImageTaskArguments):
+class UpscaleArguments(FileTaskArguments):
     """``upscale``: one image ``upscale_factor`` times larger per input image (at most 4096x4096)."""
 
     TASK_TYPE: ClassVar[str] = "upscale"
