@@ -23,7 +23,13 @@ from airflow_provider_runware.run.identity import (
 )
 from airflow_provider_runware.run.ledger import ImageEntry, ImageLedger, ImageState, RequestPlan
 from airflow_provider_runware.run.ledger_home import ledger_home
-from airflow_provider_runware.run.planning import SubmissionPlanner, check_location, record_event, record_poll
+from airflow_provider_runware.run.planning import (
+    SubmissionPlanner,
+    check_location,
+    record_event,
+    record_poll,
+    results_noun,
+)
 from airflow_provider_runware.run.polling import WaitOutcome, format_deadline
 
 if TYPE_CHECKING:
@@ -191,8 +197,9 @@ class TaskRun:
         from airflow_provider_runware.api.schemas import PollState
 
         self.log.info(
-            "Waiting in the worker for %d images until %s (images' deadline %s)",
+            "Waiting in the worker for %d %s until %s (their deadline %s)",
             len(running),
+            results_noun(self.requests),
             format_deadline(deadline),
             format_deadline(ledger.wait_deadline()),
         )
@@ -213,8 +220,9 @@ class TaskRun:
 
         entries = ledger.waiting
         self.log.info(
-            "Deferring while Runware generates %d images (deadline %s)",
+            "Deferring while Runware generates %d %s (deadline %s)",
             len(entries),
+            results_noun(self.requests),
             format_deadline(deadline),
         )
         self.operator.defer(

@@ -63,6 +63,13 @@ class Finisher:
     object_name_for: Callable[[ImageEntry], str]
     requests: list[TaskArguments]
 
+    @property
+    def noun(self) -> str:
+        """What this run's results are called in its messages: images, videos or texts."""
+        from airflow_provider_runware.run.planning import results_noun
+
+        return results_noun(self.requests)
+
     def record(self, entry: ImageEntry) -> dict[str, Any]:
         """The small per-image record users get in XCom: never the base64 payload or a signed URL."""
         item = entry.result or {}
@@ -116,7 +123,10 @@ class Finisher:
             raise self.failure([*failed, *unfinished], len(ledger.entries))
         if failed:
             self.log.warning(
-                "%s; returning the %d stored images", self.failure(failed, len(ledger.entries)), len(stored)
+                "%s; returning the %d stored %s",
+                self.failure(failed, len(ledger.entries)),
+                len(stored),
+                self.noun,
             )
         return records
 
@@ -132,8 +142,8 @@ class Finisher:
         causes = [error_from_dict({**e.error, "task_uuid": e.task_uuid}) for e in missing if e.error]
         fatal = next((c for c in causes if isinstance(c, RunwareFatalError)), None)
         message = (
-            f"{len(missing)} of {total} Runware images are not accounted for ({summary}); images that "
-            "finished are recorded and reused by a retry"
+            f"{len(missing)} of {total} Runware {self.noun} are not accounted for ({summary}); "
+            f"{self.noun} that finished are recorded and reused by a retry"
         )
         if fatal is not None:
             return error_from_dict(fatal.to_dict(), message=message)
@@ -161,7 +171,8 @@ class Finisher:
             if not entry.was_generated:
                 if entry.state in (ImageState.FAILED, ImageState.LOST):
                     self.log.error(
-                        "Image %d/%d taskUUID=%s failed: %s",
+                        "%s %d/%d taskUUID=%s failed: %s",
+                        self.noun[:-1].capitalize(),
                         entry.index + 1,
                         len(ledger.entries),
                         entry.task_uuid,
@@ -170,13 +181,17 @@ class Finisher:
                 continue
             cost = (entry.result or {}).get("cost")
             shown = f"${cost:.4f}" if isinstance(cost, int | float) else "unknown"
-            where = self._object(entry).strip(" ()") or (entry.result or {}).get("imageURL")
+            item = entry.result or {}
+            where = self._object(entry).strip(" ()") or item.get("imageURL") or item.get("videoURL")
+            if where is None and isinstance(item.get("text"), str):
+                where = repr(item["text"][:80])
             stored = entry.state is ImageState.STORED
             label = "" if stored else f" billed, NOT stored: {describe(entry.error)}"
             if entry.cost_reported:
                 reused += 1
                 self.log.info(
-                    "Image %d/%d taskUUID=%s -> %s cost=%s (reused from an earlier try, not counted again)",
+                    "%s %d/%d taskUUID=%s -> %s cost=%s (reused from an earlier try, not counted again)",
+                    self.noun[:-1].capitalize(),
                     entry.index + 1,
                     len(ledger.entries),
                     entry.task_uuid,
@@ -188,7 +203,8 @@ class Finisher:
             counted += 1
             unstored += not stored
             self.log.info(
-                "Image %d/%d taskUUID=%s -> %s cost=%s%s",
+                "%s %d/%d taskUUID=%s -> %s cost=%s%s",
+                self.noun[:-1].capitalize(),
                 entry.index + 1,
                 len(ledger.entries),
                 entry.task_uuid,
@@ -198,10 +214,11 @@ class Finisher:
             )
         ledger.mark_cost_reported()
         self.log.info(
-            "Runware cost of this try: $%.4f for %d images billed (%d of them not stored); "
-            "%d images reused from earlier tries",
+            "Runware cost of this try: $%.4f for %d %s billed (%d of them not stored); "
+            "%d reused from earlier tries",
             total,
             counted,
+            self.noun,
             unstored,
             reused,
         )

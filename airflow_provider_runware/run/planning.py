@@ -83,6 +83,11 @@ class SubmissionPlanner:
     max_cost_usd: float | None = None
     inputs: InputResolver | None = None
 
+    @property
+    def noun(self) -> str:
+        """What this run's results are called in its log lines: images, videos or texts."""
+        return results_noun(self.requests)
+
     def reconcile(self, ledger: ImageLedger, now: float) -> None:
         """Ask Runware about every image an earlier try recorded as submitting or submitted."""
         earlier = ledger.waiting
@@ -92,8 +97,9 @@ class SubmissionPlanner:
         record_poll(ledger, state)
         self._expire_unusable_urls(ledger, now)
         self.log.info(
-            "Earlier tries submitted %d images; Runware now says: %s",
+            "Earlier tries submitted %d %s; Runware now says: %s",
             len(earlier),
+            self.noun,
             ", ".join(f"{count} {state}" for state, count in ledger.counts().items()),
         )
 
@@ -113,7 +119,9 @@ class SubmissionPlanner:
         estimate = None if None in estimates else round(sum(e for e in estimates if e is not None), 6)
         models = ", ".join(sorted({str(self._request(entry).model) for entry in entries}))
         if estimate is not None:
-            self.log.info("Estimated cost of %d new images with %s: $%.4f", len(entries), models, estimate)
+            self.log.info(
+                "Estimated cost of %d new %s with %s: $%.4f", len(entries), self.noun, models, estimate
+            )
         if self.max_cost_usd is None:
             return
         if estimate is None:
@@ -124,7 +132,7 @@ class SubmissionPlanner:
             )
         if estimate > self.max_cost_usd:
             raise RunwareCostLimitError(
-                f"Estimated cost ${estimate:.4f} for {len(entries)} images exceeds "
+                f"Estimated cost ${estimate:.4f} for {len(entries)} {self.noun} exceeds "
                 f"max_cost_usd=${self.max_cost_usd:.4f}; nothing was submitted",
                 parameter="max_cost_usd",
             )
@@ -136,9 +144,9 @@ class SubmissionPlanner:
                 self.log.warning(warning)
         counts = ledger.counts()
         self.log.info(
-            "Runware plan: %d images; %d new to submit, %d already finished by an earlier try, "
-            "%d still running",
+            "Runware plan: %d %s; %d new to submit, %d already finished by an earlier try, %d still running",
             len(ledger.entries),
+            self.noun,
             counts.get(ImageState.PLANNED.value, 0),
             counts.get(ImageState.FINISHED.value, 0) + counts.get(ImageState.STORED.value, 0),
             len(ledger.waiting),
@@ -193,9 +201,10 @@ class SubmissionPlanner:
         save(ledger)
         if result.already_submitted:
             self.log.info(
-                "%d images were already submitted by an earlier try (conflictTaskUUID); polling them "
+                "%d %s were already submitted by an earlier try (conflictTaskUUID); polling them "
                 "instead of paying again",
                 len(result.already_submitted),
+                self.noun,
             )
         result.raise_for_errors()
 
@@ -230,6 +239,10 @@ class SubmissionPlanner:
         assert self.inputs is not None
         resolved = iter([self.inputs.wire_value(i, expires_in) for i in self._image_inputs(entry)])
         request.place_inputs(task, resolved)
+
+
+def results_noun(requests: list[TaskArguments]) -> str:
+    return f"{requests[0].RESULT}s" if requests else "results"
 
 
 def record_poll(ledger: ImageLedger, state: PollState) -> None:
