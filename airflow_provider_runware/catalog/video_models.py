@@ -4,7 +4,7 @@ prices, each entry naming the model page it was read from (``source_url``).
 Read from the model pages ``https://runware.ai/docs/models/<slug>`` (their "Pricing" and "Compatibility &
 Validation" sections) and, where a page's list of values was not readable, from the per-model value lists
 runware-sdk 1.8.0 ships (``runware/types/task_map.py``, generated from Runware's schemas v20261012233936;
-``DURATIONS_FROM_SDK`` marks those). A rule no source states is not invented: it stays ``None`` and only the
+a comment on the entry says so, :data:`SDK_TASK_MAP` names the file). A rule no source states is not invented: it stays ``None`` and only the
 generic videoInference rules apply, as they do for every model this table does not know.
 
 Prices are the pages' own figures. A page that prices per second (``$0.1/s``) gives a
