@@ -2,10 +2,10 @@
 prices, each entry naming the model page it was read from (``source_url``).
 
 Read from the model pages ``https://runware.ai/docs/models/<slug>`` (their "Pricing" and "Compatibility &
-Validation" sections) and, where a page's list of values was not readable, from the per-model value lists
-runware-sdk 1.8.0 ships (``runware/types/task_map.py``, generated from Runware's schemas v20261012233936;
-a comment on the entry says so, :data:`SDK_TASK_MAP` names the file). A rule no source states is not invented: it stays ``None`` and only the
-generic videoInference rules apply, as they do for every model this table does not know.
+Validation" sections) and, where a page's list of values was not readable, from the per-model value
+lists runware-sdk 1.8.0 ships (:data:`SDK_TASK_MAP`, generated from Runware's own schemas); a comment
+on the entry says so. A rule no source states is not invented: it stays ``None`` and only the generic
+videoInference rules apply, as they do for every model this table does not know.
 
 Prices are the pages' own figures. A page that prices per second (``$0.1/s``) gives a
 :class:`PriceLine` with ``per_second=True``; a page that lists whole clips ("768p · 6s: $0.28") gives one
