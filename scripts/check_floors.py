@@ -23,9 +23,9 @@ packages Airflow 3.0.0 never saw (today's common-io/common-sql/standard provider
     provider versions its constraints file pins (common-compat, amazon, google, microsoft-azure, ...)
     satisfy every floor, so a platform that installs against those constraints can install us.
 
-In each environment every module of the package imports, and the emulator renders an image (Pillow's
-API is used, not only imported). Python itself is at the declared ``requires-python`` floor or the check
-says it could not prove it.
+In each environment every module of the package imports, and the emulator renders an image and encodes
+a video (Pillow's and PyAV's APIs are used, not only imported). Python itself is at the declared
+``requires-python`` floor or the check says it could not prove it.
 
 Exit status 0 when all of that holds. Uses uv's cache, so after the first run it takes seconds.
 """
@@ -61,6 +61,9 @@ import airflow.providers.microsoft.azure.hooks.wasb
 from airflow_provider_runware.emulator.render import render_image
 data = render_image(seed=1, width=64, height=64, output_format="PNG", quality=90, prompt="floor check")
 assert data.startswith(b"\x89PNG"), "the emulator could not render at the floor versions"
+from airflow_provider_runware.emulator.video_render import encode_video, frame_size, frames_for
+video = encode_video(frames_for(1, "floor check", frame_size(64, 64)), "MP4", 90)
+assert video[4:8] == b"ftyp", "the emulator could not encode a video (PyAV) at the floor versions"
 floors = json.loads(sys.argv[1])
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name

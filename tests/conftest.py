@@ -52,8 +52,11 @@ def emulator() -> Iterator[EmulatorHandle]:
     """The emulator process (key ``test-runware-key``), started on first use, stopped at session end.
 
     Its date is pinned before DALL·E 2's deactivation, so the tests that replay that model page see it
-    live (a reset keeps the date; retirement tests change it with ``config(today=...)``)."""
-    with running_emulator(EMULATOR_API_KEY, "--today", BEFORE_DALLE2_RETIREMENT) as handle:
+    live (a reset keeps the date; retirement tests change it with ``config(today=...)``). Its videos take
+    0.5 s instead of the default 30 s (``--video-seconds``), so video tests stay fast."""
+    with running_emulator(
+        EMULATOR_API_KEY, "--today", BEFORE_DALLE2_RETIREMENT, "--video-seconds", "0.5"
+    ) as handle:
         yield handle
 
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from airflow_provider_runware.emulator.chaos import RandomFaultConfig, RandomFaultConfigError
 from airflow_provider_runware.emulator.modes import BALANCE_SHAPES, ERROR_SHAPES, ModeError, parse_date
 from airflow_provider_runware.emulator.server import build_config, serve
-from airflow_provider_runware.emulator.state import Settings
+from airflow_provider_runware.emulator.state import VIDEO_SLOWDOWN, Settings
 
 
 def _date(value: str) -> object:
@@ -33,6 +33,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added before every API answer")
     parser.add_argument(
         "--generation-seconds", type=float, default=0.3, help="time one task's images take (default 0.3)"
+    )
+    parser.add_argument(
+        "--video-seconds",
+        type=float,
+        default=None,
+        help=f"time one videoInference task's videos take (default: {VIDEO_SLOWDOWN} times "
+        "--generation-seconds, 30 s out of the box)",
     )
     parser.add_argument("--access-log", action="store_true", help="log every HTTP request (off by default)")
     parser.add_argument(
@@ -85,6 +92,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         api_key=args.api_key,
         latency=args.latency,
         generation_seconds=args.generation_seconds,
+        video_seconds=args.video_seconds,
         today=args.today,
         error_shape=args.error_shape,
         balance_shape=args.balance_shape,

@@ -1,4 +1,5 @@
-"""Starlette routes: the Runware API at ``POST /v1``, generated files at ``/images``, and the control API
+"""Starlette routes: the Runware API at ``POST /v1``, generated files at ``/images`` and ``/videos``, and
+the control API
 at ``/_emulator`` that tests use to read the request log, reset state, script faults and run the seeded
 random-fault mode (``/_emulator/faults/random``, counted at ``/_emulator/faults/stats``).
 """
@@ -38,6 +39,7 @@ from airflow_provider_runware.emulator.responses import (
 )
 from airflow_provider_runware.emulator.state import EmulatorState, Settings
 from airflow_provider_runware.emulator.tasks import GENERATING_TASK_TYPES, handle_task
+from airflow_provider_runware.emulator.video_render import VIDEO_EXTENSIONS
 
 DEFAULT_FAULT_CODES = {
     429: "rateLimitExceeded",
@@ -254,6 +256,16 @@ async def image(request: Request) -> Response:
     return Response(stored.data, media_type=stored.media_type)
 
 
+async def video(request: Request) -> Response:
+    """``GET /videos/{videoUUID}.{ext}``: the file, until its ttl has passed (then 404)."""
+    name: str = request.path_params["name"]
+    video_uuid, _, extension = name.rpartition(".")
+    stored = _state(request).live_image(video_uuid)
+    if stored is None or extension != stored.extension or extension not in VIDEO_EXTENSIONS:
+        return json_response(404, {"errors": [{"code": "videoNotFound", "message": f"No video {name}"}]})
+    return Response(stored.data, media_type=stored.media_type)
+
+
 async def health(request: Request) -> Response:
     return json_response(200, {"status": "ok"})
 
@@ -362,6 +374,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/v1", api, methods=["POST"]),
         Route("/v1/", api, methods=["POST"]),
         Route("/images/{name}", image, methods=["GET", "HEAD"]),
+        Route("/videos/{name}", video, methods=["GET", "HEAD"]),
         Route("/_emulator/health", health, methods=["GET"]),
         Route("/_emulator/requests", requests_log, methods=["GET"]),
         Route("/_emulator/reset", reset, methods=["POST"]),

@@ -1,9 +1,12 @@
-"""The background job behind every accepted task that makes images (imageInference, removeBackground,
-upscale); each task type only says how one image is produced (a :class:`Production`).
+"""The background job behind every accepted task that produces results (imageInference, removeBackground,
+upscale, videoInference, imageCaption, promptEnhance); each task type only says how one result is
+produced (a :class:`Production`).
 
-Images finish one after another over ``--generation-seconds`` (after any queued delay), so polls see
-partial results the way they can on Runware. Each image is rendered, charged, stored, uploaded when
-``uploadEndpoint`` asks for it (reported only after the PUT succeeded) and announced to ``webhookURL``.
+Results finish one after another over ``--generation-seconds`` (videos over ``--video-seconds``), after
+any queued delay, so polls see partial results the way they can on Runware. Each file (an image or a
+video) is rendered, charged, stored, uploaded when ``uploadEndpoint`` asks for it (reported only after
+the PUT succeeded) and announced to ``webhookURL``; a text result (a caption, an enhanced prompt) has no
+file: it is charged and reported.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import base64
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from airflow_provider_runware.emulator.delivery import (
     DeliveryResult,
@@ -24,9 +27,19 @@ from airflow_provider_runware.emulator.delivery import (
 from airflow_provider_runware.emulator.inputs import InputError
 from airflow_provider_runware.emulator.render import FORMATS
 from airflow_provider_runware.emulator.responses import api_error
-from airflow_provider_runware.emulator.state import EmulatorState, ImageRecord, TaskRecord
+from airflow_provider_runware.emulator.state import EmulatorState, ImageRecord, Settings, TaskRecord
 
 GENERATION_ERROR_STATUS = 400
+
+
+class MediaFormat(Protocol):
+    """What storing and serving a file needs of its ``outputFormat`` (image and video formats alike)."""
+
+    @property
+    def extension(self) -> str: ...
+
+    @property
+    def media_type(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -54,9 +67,10 @@ class Produced:
     """One finished image from a task type's producer, before it is stored, uploaded and reported.
 
     ``lead`` holds the fields Runware lists right after ``imageUUID`` (``inputImageUUID`` of the tools),
-    ``tail`` those after the image field (``seed``, ``NSFWContent`` of imageInference)."""
+    ``tail`` those after the image field (``seed``, ``NSFWContent`` of imageInference). ``data`` is
+    ``None`` for a text result: its fields (``text``) are all in ``lead``."""
 
-    data: bytes
+    data: bytes | None
     price: float
     lead: dict[str, Any] = field(default_factory=dict)
     tail: dict[str, Any] = field(default_factory=dict)
@@ -67,33 +81,52 @@ Producer = Callable[[EmulatorState, TaskRecord, int, OutputParams], Awaitable[Pr
 
 @dataclass(frozen=True)
 class Production:
-    """How one task type makes each of its images: its default format and its producer. Everything
-    else (faults, billing, storage, uploads, webhooks, getResponse) is the same for every task type."""
+    """How one task type makes each of its results: its default format and its producer. Everything
+    else (faults, billing, storage, uploads, webhooks, getResponse) is the same for every task type.
+
+    ``media`` names the result fields (``imageUUID``/``imageURL``..., ``videoUUID``/``videoURL``...;
+    ``None`` for text results, which have no file), ``formats`` the output formats, ``route`` where the
+    files are served (``/images/...``, ``/videos/...``) and ``seconds`` how long one task's results take
+    in all (default: ``--generation-seconds``)."""
 
     default_format: str
     produce: Producer
+    media: str | None = "image"
+    formats: Mapping[str, MediaFormat] = field(default_factory=lambda: dict(FORMATS))
+    route: str = "images"
+    seconds: Callable[[Settings], float] | None = None
+
+    def duration(self, settings: Settings) -> float:
+        return self.seconds(settings) if self.seconds is not None else settings.generation_seconds
 
 
-def _output_field(params: OutputParams, record: TaskRecord, image_uuid: str, data: bytes) -> dict[str, str]:
-    fmt = FORMATS[params.output_format]
+def _output_field(
+    params: OutputParams, record: TaskRecord, result_uuid: str, data: bytes, production: Production
+) -> dict[str, str]:
+    fmt = production.formats[params.output_format]
+    media = production.media
     if params.output_type == "base64Data":
-        return {"imageBase64Data": base64.b64encode(data).decode("ascii")}
+        return {f"{media}Base64Data": base64.b64encode(data).decode("ascii")}
     if params.output_type == "dataURI":
-        return {"imageDataURI": f"data:{fmt.media_type};base64,{base64.b64encode(data).decode('ascii')}"}
-    return {"imageURL": f"{record.public_root}/images/{image_uuid}.{fmt.extension}"}
+        return {f"{media}DataURI": f"data:{fmt.media_type};base64,{base64.b64encode(data).decode('ascii')}"}
+    return {f"{media}URL": f"{record.public_root}/{production.route}/{result_uuid}.{fmt.extension}"}
 
 
 def result_item(
-    params: OutputParams, record: TaskRecord, image_uuid: str, produced: Produced
+    params: OutputParams,
+    record: TaskRecord,
+    result_uuid: str | None,
+    produced: Produced,
+    production: Production,
 ) -> dict[str, Any]:
-    """One image as Runware reports it (field order as on the task type's page)."""
-    item: dict[str, Any] = {
-        "taskType": record.task_type,
-        "taskUUID": record.task_uuid,
-        "imageUUID": image_uuid,
-    }
+    """One result as Runware reports it (field order as on the task type's page): an image, a video,
+    or a text result (no UUID, no file)."""
+    item: dict[str, Any] = {"taskType": record.task_type, "taskUUID": record.task_uuid}
+    if production.media is not None and result_uuid is not None:
+        item[f"{production.media}UUID"] = result_uuid
     item.update(produced.lead)
-    item.update(_output_field(params, record, image_uuid, produced.data))
+    if production.media is not None and result_uuid is not None and produced.data is not None:
+        item.update(_output_field(params, record, result_uuid, produced.data, production))
     item.update(produced.tail)
     if params.include_cost:
         item["cost"] = produced.price
@@ -123,11 +156,13 @@ def _random_upload_refusal(state: EmulatorState) -> int | None:
     return state.chaos.draw_upload() if state.chaos is not None else None
 
 
-async def _upload(state: EmulatorState, record: TaskRecord, image_uuid: str, data: bytes) -> DeliveryResult:
+async def _upload(
+    state: EmulatorState, record: TaskRecord, result_uuid: str, data: bytes, media: str = "image"
+) -> DeliveryResult:
     url = record.request["uploadEndpoint"]
     entry: dict[str, Any] = {
         "taskUUID": record.task_uuid,
-        "imageUUID": image_uuid,
+        f"{media}UUID": result_uuid,
         "target": without_query(url),
     }
     await asyncio.sleep(state.faults.seconds("upload_delay"))
@@ -233,35 +268,48 @@ async def _produce(state: EmulatorState, record: TaskRecord, index: int, product
         )
         await _notify(state, record, {"errors": [error]}, None)
         return
-    image_uuid = str(uuid.uuid4())
-    _keep(state, record, params, image_uuid, produced)
+    if produced.data is None or production.media is None:
+        # A text result: no file to store or upload.
+        state.charge(produced.price)
+        state.record("generation", taskUUID=record.task_uuid, imageUUID=None, status="success")
+        item = result_item(params, record, None, produced, production)
+        record.results.append(item)
+        await _notify(state, record, {"data": [item]}, None)
+        return
+    media = production.media
+    result_uuid = str(uuid.uuid4())
+    _keep(state, record, params, result_uuid, produced, production)
     if record.request.get("uploadEndpoint"):
-        upload = await _upload(state, record, image_uuid, produced.data)
+        upload = await _upload(state, record, result_uuid, produced.data, media)
         if not upload.ok:
             target = without_query(record.request["uploadEndpoint"])
-            message = f"Uploading image {image_uuid} to {target} failed: {upload.describe()}"
+            message = f"Uploading {media} {result_uuid} to {target} failed: {upload.describe()}"
             error = _fail(
                 record, index, GENERATION_ERROR_STATUS, "uploadFailed", message, parameter="uploadEndpoint"
             )
-            error["imageUUID"] = image_uuid
-            await _notify(state, record, {"errors": [error]}, image_uuid)
+            error[f"{media}UUID"] = result_uuid
+            await _notify(state, record, {"errors": [error]}, result_uuid)
             return
-    item = result_item(params, record, image_uuid, produced)
+    item = result_item(params, record, result_uuid, produced, production)
     record.results.append(item)
-    await _notify(state, record, {"data": [item]}, image_uuid)
+    await _notify(state, record, {"data": [item]}, result_uuid)
 
 
 def _keep(
-    state: EmulatorState, record: TaskRecord, params: OutputParams, image_uuid: str, produced: Produced
+    state: EmulatorState,
+    record: TaskRecord,
+    params: OutputParams,
+    result_uuid: str,
+    produced: Produced,
+    production: Production,
 ) -> None:
-    """Bill the image and serve it under /images until its ttl runs out."""
-    fmt = FORMATS[params.output_format]
+    """Bill the file and serve it under its route (/images, /videos) until its ttl runs out."""
+    fmt = production.formats[params.output_format]
     ttl = record.request.get("ttl") or state.settings.default_ttl
+    data = produced.data or b""
     state.charge(produced.price)
-    state.store_image(
-        ImageRecord(image_uuid, produced.data, fmt.media_type, fmt.extension, state.now() + ttl)
-    )
-    state.record("generation", taskUUID=record.task_uuid, imageUUID=image_uuid, status="success")
+    state.store_image(ImageRecord(result_uuid, data, fmt.media_type, fmt.extension, state.now() + ttl))
+    state.record("generation", taskUUID=record.task_uuid, imageUUID=result_uuid, status="success")
 
 
 async def run_generation(state: EmulatorState, record: TaskRecord, production: Production) -> None:
@@ -269,7 +317,7 @@ async def run_generation(state: EmulatorState, record: TaskRecord, production: P
     try:
         queued = record.effects.queue_delay if record.effects is not None else 0.0
         await asyncio.sleep(state.faults.seconds("queue_delay") + queued)
-        step = state.settings.generation_seconds / record.expected
+        step = production.duration(state.settings) / record.expected
         for index in range(record.expected):
             await asyncio.sleep(step)
             try:

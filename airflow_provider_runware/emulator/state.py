@@ -24,6 +24,9 @@ from airflow_provider_runware.emulator.modes import Modes
 STARTING_BALANCE_USD = 100.0
 DEFAULT_TTL_SECONDS = 7 * 24 * 3600
 MAX_STORED_IMAGES = 2000
+# A video takes this many times as long as a task's images (--generation-seconds): 30 s by default,
+# tens of seconds as on Runware, and a test that speeds images up speeds videos up too.
+VIDEO_SLOWDOWN = 100
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ class Settings:
     api_key: str | None = None
     latency: float = 0.0
     generation_seconds: float = 0.3
+    # None: VIDEO_SLOWDOWN times generation_seconds.
+    video_seconds: float | None = None
     default_ttl: int = DEFAULT_TTL_SECONDS
     starting_balance: float = STARTING_BALANCE_USD
     delivery_timeout: float = 30.0
@@ -45,13 +50,21 @@ class Settings:
 
     random_faults: RandomFaultConfig | None = None
 
+    @property
+    def effective_video_seconds(self) -> float:
+        """How long one videoInference task's videos take in all."""
+        if self.video_seconds is not None:
+            return self.video_seconds
+        return self.generation_seconds * VIDEO_SLOWDOWN
+
     def initial_modes(self) -> Modes:
         return Modes(today=self.today, error_shape=self.error_shape, balance_shape=self.balance_shape)
 
 
 @dataclass
 class ImageRecord:
-    """One rendered file, served under ``/images/{image_uuid}.{extension}`` until it expires."""
+    """One rendered file, served under ``/images/{image_uuid}.{extension}`` (a video under
+    ``/videos/...``) until it expires."""
 
     image_uuid: str
     data: bytes
@@ -62,8 +75,9 @@ class ImageRecord:
 
 @dataclass
 class TaskRecord:
-    """One accepted task that makes images (imageInference, removeBackground, upscale) and every result or
-    error it has produced so far."""
+    """One accepted task that produces results (images, videos or texts) and every result or error it
+    has produced so far. ``default_delivery`` is the task type's ``deliveryMethod`` when the request
+    names none (``async`` for videoInference, ``sync`` for the others)."""
 
     task_uuid: str
     request: dict[str, Any]
@@ -77,6 +91,7 @@ class TaskRecord:
     effects: TaskEffects | None = None
     # Input images already fetched for this task (its images share them), keyed by parameter and value.
     inputs: dict[str, Any] = field(default_factory=dict)
+    default_delivery: str = "sync"
 
     @property
     def task_type(self) -> str:
@@ -84,7 +99,7 @@ class TaskRecord:
 
     @property
     def delivery_method(self) -> str:
-        return str(self.request.get("deliveryMethod", "sync"))
+        return str(self.request.get("deliveryMethod", self.default_delivery))
 
     @property
     def done(self) -> bool:

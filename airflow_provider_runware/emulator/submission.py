@@ -29,7 +29,7 @@ def _number_results(task: Mapping[str, Any]) -> int:
 
 @dataclass(frozen=True)
 class TaskKind:
-    """One task type that makes images.
+    """One task type that produces results (images, videos or texts).
 
     ``refuse`` lists what is wrong with the request itself (synchronous 400s, each with ``parameter`` and
     ``taskUUID``); ``estimate`` is the most the task can cost (checked against the balance);
@@ -42,6 +42,8 @@ class TaskKind:
     docs: Callable[[str], str]
     retired: Callable[[EmulatorState, Mapping[str, Any]], Outcome | None] = _never_retired
     expected: Callable[[Mapping[str, Any]], int] = _number_results
+    # The deliveryMethod of a request that names none: Runware answers video asynchronously.
+    default_delivery: str = "sync"
 
     async def handle(self, state: EmulatorState, task: Mapping[str, Any], public_root: str) -> Outcome:
         """Answer one submitted task: refused, or accepted and answered sync or async."""
@@ -103,6 +105,7 @@ class TaskKind:
             public_root=public_root,
             created_at=state.now(),
             effects=state.chaos.claim(task["taskUUID"]) if state.chaos is not None else None,
+            default_delivery=self.default_delivery,
         )
         state.tasks[record.task_uuid] = record
         state.usage["tasks"] += 1

@@ -16,7 +16,9 @@ from airflow_provider_runware.emulator.responses import (
 )
 from airflow_provider_runware.emulator.state import EmulatorState, TaskRecord
 from airflow_provider_runware.emulator.submission import TaskKind, results_of
+from airflow_provider_runware.emulator.text_tasks import CAPTION, IMAGE_CAPTION, PROMPT_ENHANCE
 from airflow_provider_runware.emulator.tools import REMOVE_BACKGROUND, UPSCALE
+from airflow_provider_runware.emulator.video import VIDEO_INFERENCE
 
 ORGANIZATION_UUID = "0f5b6c52-6d4e-4f0e-9a55-3c1c1f0e7a11"
 ORGANIZATION_NAME = "Runware Emulator"
@@ -168,8 +170,20 @@ async def ping(_state: EmulatorState, _task: Mapping[str, Any], _root: str) -> O
     return Outcome(data=[{"taskType": "ping", "pong": True}])
 
 
-# The task types that make images: one submission path, one background job (see ``submission``).
-KINDS: dict[str, TaskKind] = {kind.task_type: kind for kind in (IMAGE_INFERENCE, REMOVE_BACKGROUND, UPSCALE)}
+# The task types that produce results (images, videos, texts): one submission path, one background job
+# (see ``submission``).
+KINDS: dict[str, TaskKind] = {
+    kind.task_type: kind
+    for kind in (
+        IMAGE_INFERENCE,
+        REMOVE_BACKGROUND,
+        UPSCALE,
+        VIDEO_INFERENCE,
+        IMAGE_CAPTION,
+        CAPTION,
+        PROMPT_ENHANCE,
+    )
+}
 GENERATING_TASK_TYPES = frozenset(KINDS)
 
 HANDLERS: dict[str, Handler] = {

@@ -516,7 +516,7 @@ def test_body_must_be_a_non_empty_array(runware: EmulatorHandle, body: bytes) ->
 
 
 def test_unknown_task_type_is_unsupported(runware: EmulatorHandle) -> None:
-    response = runware.post([{"taskType": "videoInference", "taskUUID": str(uuid.uuid4())}])
+    response = runware.post([{"taskType": "audioInference", "taskUUID": str(uuid.uuid4())}])
     assert response.status_code == 400
     error = response.json()["errors"][0]
     assert (error["code"], error["parameter"]) == ("unsupportedTaskType", "taskType")

@@ -72,6 +72,14 @@ def play(runware: EmulatorHandle, pair: dict[str, Any]) -> httpx.Response:
         if pair["client"]["done"]:
             wait_until_terminal(runware, task["taskUUID"])
         return runware.post([{"taskType": "getResponse", "taskUUID": task["taskUUID"]}])
+    if setup.get("poll_request"):
+        # Asynchronous task types (videoInference): submit the pair's own request, then getResponse,
+        # after the task is done ("done") or while it is still running ("processing").
+        task_uuid = request[0]["taskUUID"]
+        assert runware.post(request).status_code == 200
+        if setup["poll_request"] == "done":
+            wait_until_terminal(runware, task_uuid)
+        return runware.post([{"taskType": "getResponse", "taskUUID": task_uuid}])
     if setup.get("submit_twice"):
         runware.post(request)
     if setup.get("submit_sync_first"):
