@@ -40,7 +40,14 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": "Runware", "python-modules": ["airflow_provider_runware.hooks.runware"]}
         ],
         "operators": [
-            {"integration-name": "Runware", "python-modules": ["airflow_provider_runware.operators.runware"]}
+            {
+                "integration-name": "Runware",
+                "python-modules": [
+                    "airflow_provider_runware.operators.runware",
+                    "airflow_provider_runware.operators.video",
+                    "airflow_provider_runware.operators.text",
+                ],
+            }
         ],
         "sensors": [
             {"integration-name": "Runware", "python-modules": ["airflow_provider_runware.sensors.runware"]}

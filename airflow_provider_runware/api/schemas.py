@@ -121,7 +121,12 @@ class TaskResult(_Wire):
     image_data_uri: str | None = Field(default=None, alias="imageDataURI")
     video_uuid: str | None = Field(default=None, alias="videoUUID")
     video_url: str | None = Field(default=None, alias="videoURL")
+    # The older SDK's ``IVideo`` names a video ``mediaUUID``/``mediaURL``.
+    media_uuid: str | None = Field(default=None, alias="mediaUUID")
+    media_url: str | None = Field(default=None, alias="mediaURL")
     text: str | None = None
+    # The age-detection caption models answer with ``structuredData`` ({ageGroup, confidence}).
+    structured_data: dict[str, Any] | None = Field(default=None, alias="structuredData")
     seed: int | None = None
     nsfw_content: bool | None = Field(default=None, alias="NSFWContent")
     cost: float | None = None
@@ -133,9 +138,9 @@ class TaskResult(_Wire):
             return None
         if self.image_uuid is not None:
             return ResultKind.IMAGE
-        if self.video_uuid is not None:
+        if self.video_uuid is not None or self.media_uuid is not None:
             return ResultKind.VIDEO
-        if self.text is not None:
+        if self.text is not None or self.structured_data is not None:
             return ResultKind.TEXT
         return None
 
@@ -147,9 +152,10 @@ class TaskResult(_Wire):
         if kind is ResultKind.IMAGE:
             return self.image_uuid
         if kind is ResultKind.VIDEO:
-            return self.video_uuid
+            return self.video_uuid or self.media_uuid
         if kind is ResultKind.TEXT:
-            return "text:" + hashlib.sha256(str(self.text).encode()).hexdigest()[:16]
+            content = json.dumps([self.text, self.structured_data], sort_keys=True)
+            return "text:" + hashlib.sha256(content.encode()).hexdigest()[:16]
         return None
 
 
@@ -175,96 +181,6 @@ def flatten_error(item: Mapping[str, Any]) -> dict[str, Any]:
 def is_error_item(item: Mapping[str, Any]) -> bool:
     """A ``data`` item that reports a failure rather than an image (status ``error``, or nested)."""
     return item.get("status") == TERMINAL_ERROR or isinstance(item.get("error"), Mapping)
-
-
-class VideoResult(_Wire):
-    """One generated video, as ``videoInference``'s getResponse (or a webhook) reports it.
-
-    Runware's model pages show ``videoUUID``, ``videoURL``, ``seed`` and ``cost``; runware-sdk 1.8.0's
-    ``VideoInferenceResult`` adds ``videoBase64Data``, ``videoDataURI`` and ``NSFWContent``, and the older
-    SDK's ``IVideo`` ``mediaUUID``/``mediaURL``. Through getResponse each item also carries ``status``.
-    """
-
-    model_config = ConfigDict(populate_by_name=True, extra="allow")
-
-    task_type: str | None = Field(default=None, alias="taskType")
-    task_uuid: str = Field(alias="taskUUID")
-    video_uuid: str | None = Field(default=None, alias="videoUUID")
-    video_url: str | None = Field(default=None, alias="videoURL")
-    video_base64_data: str | None = Field(default=None, alias="videoBase64Data")
-    video_data_uri: str | None = Field(default=None, alias="videoDataURI")
-    media_uuid: str | None = Field(default=None, alias="mediaUUID")
-    media_url: str | None = Field(default=None, alias="mediaURL")
-    seed: int | None = None
-    nsfw_content: bool | None = Field(default=None, alias="NSFWContent")
-    cost: float | None = None
-    status: str | None = None
-
-    @property
-    def result_uuid(self) -> str | None:
-        """The key to de-duplicate polls by: ``videoUUID`` (``mediaUUID`` in the older form)."""
-        return self.video_uuid or self.media_uuid
-
-    @property
-    def is_video(self) -> bool:
-        """A finished video (not a ``processing`` placeholder, not a failure)."""
-        return self.result_uuid is not None and self.status in (None, TERMINAL_SUCCESS)
-
-
-class TextResult(_Wire):
-    """One text result: ``imageCaption`` (one per task; ``caption`` in runware-sdk 1.8.0) or
-    ``promptEnhance`` (one item per ``promptVersions``, all with the same taskUUID).
-
-    Documented fields: ``text`` and, with ``includeCost``, ``cost``; the age-detection caption models add
-    ``structuredData`` (``ageGroup``, ``confidence``, per the older SDK's types). Text items carry no UUID of
-    their own: de-duplicate a task's polls by :attr:`result_key` (its text), as the older SDK does.
-    """
-
-    model_config = ConfigDict(populate_by_name=True, extra="allow")
-
-    task_type: str | None = Field(default=None, alias="taskType")
-    task_uuid: str = Field(alias="taskUUID")
-    text: str | None = None
-    structured_data: dict[str, Any] | None = Field(default=None, alias="structuredData")
-    cost: float | None = None
-    status: str | None = None
-
-    @property
-    def result_key(self) -> str | None:
-        return self.text
-
-    @property
-    def is_text(self) -> bool:
-        return (self.text is not None or self.structured_data is not None) and self.status in (
-            None,
-            TERMINAL_SUCCESS,
-        )
-
-
-ResultKind = Literal["image", "video", "text", "processing", "error"]
-TEXT_TASK_TYPES = frozenset({"imageCaption", "caption", "promptEnhance"})
-
-
-def result_kind(item: Mapping[str, Any]) -> ResultKind | None:
-    """What one ``data`` item of a submit, getResponse or webhook answer is.
-
-    ``error``: a failure (status ``error`` or a nested ``error``); ``image``/``video``/``text``: a finished
-    result (an ``imageUUID``, a ``videoUUID``/``mediaUUID``, a ``text``/``structuredData``); ``processing``:
-    a task still running (any other ``status``: ``processing``, the older ``pending``, ...); ``None``: none
-    of these (an async acknowledgement: only taskType and taskUUID).
-    """
-    if is_error_item(item):
-        return "error"
-    if item.get("imageUUID") is not None:
-        return "image"
-    if item.get("videoUUID") is not None or item.get("mediaUUID") is not None:
-        return "video"
-    if item.get("text") is not None or item.get("structuredData") is not None:
-        return "text"
-    status = item.get("status")
-    if status is not None and status != TERMINAL_SUCCESS:
-        return "processing"
-    return None
 
 
 class ApiErrorItem(_Wire):

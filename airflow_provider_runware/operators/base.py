@@ -89,7 +89,7 @@ class RunwareTaskOperator(BaseOperator):
     def __init__(
         self,
         *,
-        model: str,
+        model: str | None,
         include_cost: bool = True,
         extra_params: dict[str, Any] | None = None,
         webhook_url: str | None = None,

@@ -16,11 +16,16 @@ def result_fields(item: Mapping[str, Any], *, with_url: bool = True) -> dict[str
     ``with_url=False`` leaves Runware's URL out: an operator with an output location reports the stored
     object's URI instead.
     """
-    if "videoUUID" in item:
-        fields = {"video_uuid": item.get("videoUUID"), "seed": item.get("seed"), "cost": item.get("cost")}
-        url = {"video_url": item.get("videoURL")}
-    elif "text" in item and "imageUUID" not in item:
-        return {"text": item.get("text"), "cost": item.get("cost")}
+    if "videoUUID" in item or "mediaUUID" in item:
+        fields = {
+            "video_uuid": item.get("videoUUID") or item.get("mediaUUID"),
+            "seed": item.get("seed"),
+            "cost": item.get("cost"),
+        }
+        url = {"video_url": item.get("videoURL") or item.get("mediaURL")}
+    elif ("text" in item or "structuredData" in item) and "imageUUID" not in item:
+        text = {"text": item.get("text"), "cost": item.get("cost")}
+        return {**text, "structured_data": item["structuredData"]} if "structuredData" in item else text
     else:
         fields = {
             "image_uuid": item.get("imageUUID"),

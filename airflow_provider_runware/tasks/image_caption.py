@@ -10,7 +10,8 @@ accepted. Pure Python: imported when a DAG file is parsed.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from airflow_provider_runware.catalog.caption_models import CAPTION_MODELS
 from airflow_provider_runware.catalog.rules import (
@@ -23,6 +24,7 @@ from airflow_provider_runware.catalog.rules import (
     is_uuid_v4,
     redact_url,
 )
+from airflow_provider_runware.tasks.base import ResultKind, TaskArguments
 
 TASK_TYPE = "imageCaption"
 IMAGE_RULE = "an image reference (a URL, data URI, base64 or imageUUID)"
@@ -89,3 +91,23 @@ def validate_image_caption(task: Mapping[str, Any]) -> list[Violation]:
     violations += check_bool(task, "includeCost")
     violations += check_url(task, "webhookURL")
     return violations
+
+
+@dataclass(kw_only=True)
+class ImageCaptionArguments(TaskArguments):
+    """``imageCaption``: one description (text) per input image."""
+
+    TASK_TYPE: ClassVar[str] = TASK_TYPE
+    RESULT: ClassVar[ResultKind] = "text"
+    PARAMETERS: ClassVar[Mapping[str, str]] = {"input_image": "inputImage", "prompt": "prompt"}
+    IMAGE_INPUTS: ClassVar[tuple[str, ...]] = ("input_image",)
+
+    input_image: Any
+    prompt: Any = None
+
+    def rule_violations(self, task: Mapping[str, Any]) -> list[Violation]:
+        return validate_image_caption(task)
+
+    def estimated_cost(self, images: int) -> float | None:
+        """The image-to-text page states no price: ``max_cost_usd`` refuses rather than guess."""
+        return None

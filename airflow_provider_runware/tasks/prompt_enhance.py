@@ -8,7 +8,8 @@ From the prompt-enhancer page (:data:`~airflow_provider_runware.catalog.prompt_e
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from airflow_provider_runware.catalog.prompt_enhance_models import (
     PROMPT_ENHANCE_MODELS,
@@ -26,6 +27,7 @@ from airflow_provider_runware.catalog.rules import (
     check_url,
     is_uuid_v4,
 )
+from airflow_provider_runware.tasks.base import ResultKind, TaskArguments, coerce_rendered
 
 TASK_TYPE = "promptEnhance"
 
@@ -73,3 +75,37 @@ def validate_prompt_enhance(task: Mapping[str, Any]) -> list[Violation]:
     violations += check_bool(task, "includeCost")
     violations += check_url(task, "webhookURL")
     return violations
+
+
+@dataclass(kw_only=True)
+class PromptEnhanceArguments(TaskArguments):
+    """``promptEnhance``: ``prompt_versions`` richer prompts for one short prompt, each its own task
+    (``promptVersions`` 1), so each version is paid for once and recorded on its own."""
+
+    TASK_TYPE: ClassVar[str] = TASK_TYPE
+    RESULT: ClassVar[ResultKind] = "text"
+    COUNT_PARAMETER: ClassVar[str | None] = "promptVersions"
+    PARAMETERS: ClassVar[Mapping[str, str]] = {
+        "prompt": "prompt",
+        "prompt_max_length": "promptMaxLength",
+        "prompt_versions": "promptVersions",
+    }
+
+    prompt: Any
+    prompt_max_length: Any = 64
+    prompt_versions: Any = 1
+
+    def rule_violations(self, task: Mapping[str, Any]) -> list[Violation]:
+        return validate_prompt_enhance(task)
+
+    @property
+    def expected_results(self) -> int:
+        value = coerce_rendered("promptVersions", self.prompt_versions)
+        return value if isinstance(value, int) else 1
+
+    def estimated_cost(self, images: int) -> float | None:
+        """The prompt-enhancer page states no price: ``max_cost_usd`` refuses rather than guess."""
+        return None
+
+    def record_fields(self) -> dict[str, Any]:
+        return {**super().record_fields(), "prompt": self.prompt}

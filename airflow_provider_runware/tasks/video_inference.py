@@ -8,8 +8,9 @@ generic rules; unknown parameters pass through. Pure Python: imported when a DAG
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from airflow_provider_runware.catalog.modelspec import IntRange
 from airflow_provider_runware.catalog.rules import (
@@ -31,6 +32,13 @@ from airflow_provider_runware.catalog.video_models import (
     VIDEO_OUTPUT_TYPES,
     VideoModelSpec,
     get_video_model_spec,
+)
+from airflow_provider_runware.tasks.base import (
+    PLACEHOLDER_UUID,
+    FileTaskArguments,
+    ResultKind,
+    as_reference_list,
+    coerce_rendered,
 )
 
 TASK_TYPE = "videoInference"
@@ -244,3 +252,131 @@ def estimate_video_cost(task: Mapping[str, Any]) -> float | None:
     one = spec.estimate_cost(task)
     count = task.get("numberResults", 1)
     return None if one is None else round(one * (count if is_int(count) and count > 0 else 1), 6)
+
+
+def _frame_image_list(value: Any) -> Any:
+    """``frame_images`` as a list of ``{"image": reference, "frame": position}``: a bare reference is
+    the first frame, a list of references gives the first and then the last frame (the common case of
+    image-to-video), a dict keeps its own ``frame``. Templates render to JSON, which is read back."""
+    items = as_reference_list(value)
+    if not isinstance(items, list):
+        return items
+    default_positions = ["first", "last"] if len(items) == 2 else [None] * len(items)
+    if len(items) == 1:
+        default_positions = ["first"]
+    shaped: list[Any] = []
+    for item, position in zip(items, default_positions, strict=True):
+        if isinstance(item, str):
+            shaped.append({"image": item, **({"frame": position} if position else {})})
+        elif isinstance(item, Mapping):
+            shaped.append(dict(item))
+        else:
+            shaped.append(item)
+    return shaped
+
+
+@dataclass(kw_only=True)
+class VideoInferenceArguments(FileTaskArguments):
+    """``videoInference``: text-to-video, or image-to-video from frame images (object URIs, URLs or
+    the imageUUIDs of earlier results), sent as Runware's ``inputs.frameImages``."""
+
+    TASK_TYPE: ClassVar[str] = TASK_TYPE
+    RESULT: ClassVar[ResultKind] = "video"
+    COUNT_PARAMETER: ClassVar[str | None] = "numberResults"
+    PARAMETERS: ClassVar[Mapping[str, str]] = {
+        "positive_prompt": "positivePrompt",
+        "negative_prompt": "negativePrompt",
+        "duration": "duration",
+        "width": "width",
+        "height": "height",
+        "resolution": "resolution",
+        "fps": "fps",
+        "seed": "seed",
+        "number_results": "numberResults",
+        "frame_images": "frameImages",
+        "provider_settings": "providerSettings",
+    }
+    IMAGE_INPUTS: ClassVar[tuple[str, ...]] = ("frame_images",)
+
+    positive_prompt: Any = None
+    negative_prompt: Any = None
+    duration: Any = None
+    width: Any = None
+    height: Any = None
+    resolution: Any = None
+    fps: Any = None
+    seed: Any = None
+    number_results: Any = 1
+    frame_images: Any = None
+    provider_settings: Any = None
+    output_format: Any = "MP4"
+
+    def __post_init__(self) -> None:
+        if self.frame_images is not None:
+            self.frame_images = _frame_image_list(self.frame_images)
+
+    def wire_task(self, task_uuid: str = PLACEHOLDER_UUID) -> dict[str, Any]:
+        """Frame images go where Runware's current schema puts them, ``inputs.frameImages``, each as
+        ``{"inputImage": reference, "frame": position}``."""
+        task = super().wire_task(task_uuid)
+        frames = task.pop("frameImages", None)
+        if isinstance(frames, list):
+            wire_frames = [
+                {"inputImage": item.get("image"), **({"frame": item["frame"]} if "frame" in item else {})}
+                if isinstance(item, Mapping)
+                else item
+                for item in frames
+            ]
+            inputs = task.get("inputs")
+            task["inputs"] = {**(inputs if isinstance(inputs, Mapping) else {}), "frameImages": wire_frames}
+        elif frames is not None:
+            task["frameImages"] = frames  # malformed: left where the rules name it
+        return task
+
+    def rule_violations(self, task: Mapping[str, Any]) -> list[Violation]:
+        return validate_video_inference(task)
+
+    def image_input_references(self) -> list[tuple[str, Any]]:
+        frames = self.frame_images
+        if not isinstance(frames, list):
+            return []
+        return [
+            (f"frame_images[{position}]", item.get("image") if isinstance(item, Mapping) else item)
+            for position, item in enumerate(frames)
+        ]
+
+    def place_inputs(self, task: dict[str, Any], resolved: Iterator[str]) -> None:
+        for item in task.get("inputs", {}).get("frameImages", []):
+            item["inputImage"] = next(resolved)
+
+    def input_displays(self) -> dict[str, Any]:
+        from airflow_provider_runware.storage.base import strip_secrets
+
+        frames = self.frame_images if isinstance(self.frame_images, list) else []
+        shown = [
+            {**item, "image": strip_secrets(str(item.get("image")))}
+            for item in frames
+            if isinstance(item, Mapping)
+        ]
+        return {"frame_images": shown} if shown else {}
+
+    @property
+    def expected_results(self) -> int:
+        value = coerce_rendered("numberResults", self.number_results)
+        return value if isinstance(value, int) else 1
+
+    def estimated_cost(self, images: int) -> float | None:
+        """The documented price of ``images`` videos of this duration and size (never an undershoot:
+        with an audio price the audio one); ``None`` when the catalog has no price for them."""
+        task = self.wire_task()
+        task["numberResults"] = images
+        return estimate_video_cost(task)
+
+    def record_fields(self) -> dict[str, Any]:
+        return {
+            **super().record_fields(),
+            "positive_prompt": self.positive_prompt,
+            "duration": self.duration,
+            "width": self.width,
+            "height": self.height,
+        }

@@ -86,6 +86,69 @@ def check_submit_and_sense(outcome: DagOutcome, fixtures: Fixtures) -> None:
     assert {entry["task"]["model"] for entry in submitted} == {dag.params["model"]}, "the param's default"
 
 
+# ----- photo -> caption -> prompt -> scene image -> product video ------------------------------------
+
+
+def product_video_conf(fixtures: Fixtures) -> dict[str, Any]:
+    """The packshot goes to the bucket first, as a user's catalogue would be."""
+    bucket, s3_client = fixtures["s3_bucket"], fixtures["s3_client"]
+    photo = (EXAMPLE_DAGS / "data" / "products" / "mug.png").read_bytes()
+    s3_client.put_object(Bucket=bucket, Key="photos/mug.png", Body=photo)
+    return {
+        "photos_location": f"s3://{bucket}/photos/",
+        "photo": "mug.png",
+        "output_location": f"s3://{bucket}/out/",
+        "storage_conn_id": fixtures["aws_conn"],
+    }
+
+
+def _mean_colour(image: Any) -> tuple[float, ...]:
+    from PIL import ImageStat
+
+    return tuple(ImageStat.Stat(image.convert("RGB")).mean)
+
+
+def check_product_video(outcome: DagOutcome, fixtures: Fixtures) -> None:
+    """Each step feeds the next (caption -> prompt -> scene prompt -> the video's first frame), each task
+    type is submitted once, and the bucket holds a real MP4 whose first frame is the stored scene."""
+    import av
+    from PIL import Image
+
+    emulator: EmulatorHandle = fixtures["airflow"]
+    bucket, s3_client = fixtures["s3_bucket"], fixtures["s3_client"]
+    steps = ("caption", "enhance_prompt", "scene_image", "product_video")
+    assert outcome.tasks == dict.fromkeys(steps, ("success", 1)), outcome.tasks
+    ((caption,),) = outcome.xcom("caption")
+    ((prompt,),) = outcome.xcom("enhance_prompt")
+    ((scene,),) = outcome.xcom("scene_image")
+    ((video,),) = outcome.xcom("product_video")
+    assert caption["text"]
+    assert prompt["text"]
+
+    submitted = {kind: emulator.tasks_of_type(kind) for kind in ("imageCaption", "promptEnhance")}
+    submitted |= {kind: emulator.tasks_of_type(kind) for kind in ("imageInference", "videoInference")}
+    assert {kind: len(tasks) for kind, tasks in submitted.items()} == dict.fromkeys(submitted, 1)
+    assert submitted["imageCaption"][0]["task"]["inputImage"].startswith(fixtures["moto_server"].endpoint_url)
+    assert submitted["promptEnhance"][0]["task"]["prompt"].startswith(caption["text"][:200])
+    assert submitted["imageInference"][0]["task"]["positivePrompt"] == prompt["text"]
+    frames = submitted["videoInference"][0]["task"]["inputs"]["frameImages"]
+    assert frames == [{"inputImage": scene["image_uuid"], "frame": "first"}]
+
+    assert video["storage_uri"].startswith(f"s3://{bucket}/out/videos/")
+    assert video["storage_uri"].endswith("/video-0.mp4")
+    assert video["video_uuid"]
+    assert video["cost"] > 0
+    key = video["storage_uri"].removeprefix(f"s3://{bucket}/")
+    clip = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    scene_key = scene["storage_uri"].removeprefix(f"s3://{bucket}/")
+    scene_image = Image.open(io.BytesIO(s3_client.get_object(Bucket=bucket, Key=scene_key)["Body"].read()))
+    with av.open(io.BytesIO(clip)) as container:
+        first = next(container.decode(video=0)).to_image()
+    expected = _mean_colour(scene_image.resize(first.size))
+    distance = max(abs(a - b) for a, b in zip(_mean_colour(first), expected, strict=True))
+    assert distance < 12, f"the video's first frame is not the scene image (colour distance {distance:.1f})"
+
+
 # ----- the registry ---------------------------------------------------------------------------------
 
 PRODUCT_CAMPAIGN_NEEDS = ("3.1", "HITLOperator (Human-in-the-Loop), the product campaign's review step")
@@ -94,6 +157,12 @@ EXAMPLES: dict[str, RunHere | RunBy] = {
     "runware_submit_and_sense.py": RunHere(
         dag_id="runware_submit_and_sense",
         check=check_submit_and_sense,
+    ),
+    "runware_product_video.py": RunHere(
+        dag_id="runware_product_video",
+        check=check_product_video,
+        conf=product_video_conf,
+        fixtures=("s3_bucket", "s3_client", "aws_conn", "moto_server"),
     ),
     "runware_catalogue_batches.py": RunBy(
         "tests/integration/test_catalogue_batches.py"

@@ -1,6 +1,5 @@
-"""The wire types for videoInference and text results read the shapes Runware documents, and
-``result_kind`` tells a finished video, a text result, a processing placeholder, a failure and an async
-acknowledgement apart (image results keep their own type, unchanged)."""
+"""The one result type reads the video and text shapes Runware documents, and tells a finished video,
+a text result, a processing placeholder, a failure and an async acknowledgement apart."""
 
 from __future__ import annotations
 
@@ -8,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_runware.api.schemas import ImageResult, TextResult, VideoResult, result_kind
+from airflow_provider_runware.api.schemas import ResultKind, TaskResult
+from airflow_provider_runware.run.records import result_fields
 
 TASK = "12c20a98-991b-459f-b3a3-41741a7dfd19"
 # https://runware.ai/docs/models/minimax-hailuo-2-3/examples ("Submerged Grand Piano Ballroom" response)
@@ -37,43 +37,34 @@ DOCS_ENHANCED = {
 
 
 def test_a_documented_video_result() -> None:
-    video = VideoResult.model_validate({**DOCS_VIDEO, "status": "success"})
-    assert video.is_video
-    assert video.result_uuid == DOCS_VIDEO["videoUUID"]
-    assert video.video_url == DOCS_VIDEO["videoURL"]
+    video = TaskResult.model_validate({**DOCS_VIDEO, "status": "success"})
+    assert video.kind is ResultKind.VIDEO
+    assert video.key == DOCS_VIDEO["videoUUID"]
     assert (video.seed, video.cost) == (552434557, 0.49)
     assert video.to_wire()["videoURL"] == DOCS_VIDEO["videoURL"]
 
 
 def test_the_older_media_fields_and_unknown_fields_are_kept() -> None:
-    video = VideoResult.model_validate(
-        {
-            "taskType": "videoInference",
-            "taskUUID": TASK,
-            "mediaUUID": "m-1",
-            "mediaURL": "https://x/m.mp4",
-            "new": 1,
-        }
-    )
-    assert video.is_video
-    assert video.result_uuid == "m-1"
+    item = {"taskType": "videoInference", "taskUUID": TASK, "mediaUUID": "m-1", "mediaURL": "https://x/m.mp4"}
+    video = TaskResult.model_validate({**item, "new": 1})
+    assert video.kind is ResultKind.VIDEO
+    assert video.key == "m-1"
     assert video.to_wire()["new"] == 1
+    assert result_fields(item)["video_url"] == "https://x/m.mp4"
 
 
-def test_a_processing_video_is_not_a_result() -> None:
-    processing = {"taskType": "videoInference", "taskUUID": TASK, "status": "processing", "progress": 40}
-    assert not VideoResult.model_validate(processing).is_video
-    assert result_kind(processing) == "processing"
-    assert result_kind({**processing, "status": "pending"}) == "processing"
+@pytest.mark.parametrize("status", ["processing", "pending"])
+def test_a_processing_video_is_not_a_result(status: str) -> None:
+    processing = {"taskType": "videoInference", "taskUUID": TASK, "status": status, "progress": 40}
+    assert TaskResult.model_validate(processing).kind is None
 
 
 @pytest.mark.parametrize("item", [DOCS_CAPTION, DOCS_ENHANCED])
 def test_documented_text_results(item: dict[str, Any]) -> None:
-    text = TextResult.model_validate(item)
-    assert text.is_text
-    assert text.result_key == item["text"]
+    text = TaskResult.model_validate(item)
+    assert text.kind is ResultKind.TEXT
     assert text.cost == 0
-    assert result_kind(item) == "text"
+    assert result_fields(item) == {"text": item["text"], "cost": 0}
 
 
 def test_age_detection_captions_carry_structured_data() -> None:
@@ -82,24 +73,22 @@ def test_age_detection_captions_carry_structured_data() -> None:
         "taskUUID": TASK,
         "structuredData": {"ageGroup": "adult", "confidence": 0.9},
     }
-    assert TextResult.model_validate(item).is_text
-    assert result_kind(item) == "text"
+    assert TaskResult.model_validate(item).kind is ResultKind.TEXT
+    assert result_fields(item)["structured_data"] == {"ageGroup": "adult", "confidence": 0.9}
 
 
 @pytest.mark.parametrize(
     ("item", "kind"),
     [
-        (DOCS_VIDEO, "video"),
-        ({**DOCS_VIDEO, "status": "success"}, "video"),
-        ({"taskType": "imageInference", "taskUUID": TASK, "imageUUID": "i-1", "imageURL": "u"}, "image"),
-        ({"taskUUID": TASK, "status": "error", "error": {"code": "inferenceError"}}, "error"),
+        (DOCS_VIDEO, ResultKind.VIDEO),
+        ({**DOCS_VIDEO, "status": "success"}, ResultKind.VIDEO),
+        (
+            {"taskType": "imageInference", "taskUUID": TASK, "imageUUID": "i-1", "imageURL": "u"},
+            ResultKind.IMAGE,
+        ),
+        ({"taskUUID": TASK, "status": "error", "videoUUID": "v-1"}, None),
         ({"taskType": "videoInference", "taskUUID": TASK}, None),
     ],
 )
-def test_result_kind(item: dict[str, Any], kind: str | None) -> None:
-    assert result_kind(item) == kind
-
-
-def test_image_results_are_read_as_before() -> None:
-    """A video item is no image: the image path (ImageResult.is_image) ignores it."""
-    assert not ImageResult.model_validate(DOCS_VIDEO).is_image
+def test_result_kind(item: dict[str, Any], kind: ResultKind | None) -> None:
+    assert TaskResult.model_validate(item).kind is kind
