@@ -7,7 +7,8 @@ Both are deterministic, so tests can compare answers across runs:
 - a caption describes the input image by what can be measured: its size, its dominant colour, and three
   words picked by a hash of its pixels (the same image always gets the same caption);
 - promptEnhance returns ``promptVersions`` distinct versions of the prompt, each the prompt (shortened
-  at a word if need be) followed by style words picked by a hash of the prompt and the version number,
+  at a word if need be) followed by style words picked by a hash of the prompt, the taskUUID and the
+  version number (a language model samples anew for every task, so two tasks of one prompt differ),
   at most ``promptMaxLength`` characters long. Runware counts that limit in tokens; a token is at least
   one character, so a version within the limit in characters is within it in tokens too.
 
@@ -185,12 +186,12 @@ async def _caption(state: EmulatorState, record: TaskRecord, index: int, params:
     return Produced(None, CAPTION_PRICE, lead={"text": text})
 
 
-def enhanced_versions(prompt: str, limit: int, versions: int) -> list[str]:
-    """``versions`` distinct enhanced prompts of at most ``limit`` characters each."""
+def enhanced_versions(prompt: str, limit: int, versions: int, task_uuid: str) -> list[str]:
+    """``versions`` distinct enhanced prompts of at most ``limit`` characters each, for one task."""
     result: list[str] = []
     used: set[str] = set()
     for version in range(versions):
-        digest = hashlib.sha256(f"{prompt}\x00{version}".encode()).digest()
+        digest = hashlib.sha256(f"{prompt}\x00{task_uuid}\x00{version}".encode()).digest()
         # Each version starts its style words with one no other version starts with.
         first = next(
             word
@@ -228,7 +229,7 @@ def _prompt_refuse(state: EmulatorState, task: Mapping[str, Any]) -> list[ApiErr
 async def _enhance(state: EmulatorState, record: TaskRecord, index: int, params: OutputParams) -> Produced:
     request = record.request
     limit = int(request["promptMaxLength"])
-    versions = enhanced_versions(str(request["prompt"]), limit, record.expected)
+    versions = enhanced_versions(str(request["prompt"]), limit, record.expected, record.task_uuid)
     return Produced(None, PROMPT_ENHANCE_PRICE, lead={"text": versions[index]})
 
 

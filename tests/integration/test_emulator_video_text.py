@@ -256,8 +256,10 @@ def test_prompt_enhance_versions_count_length_and_stability(emu: EmulatorHandle)
     assert len(set(texts)) == 5
     assert all(len(text) <= 40 for text in texts)
     assert {item["taskUUID"] for item in items} == {task["taskUUID"]}
+    polled = emu.post([{"taskType": "getResponse", "taskUUID": task["taskUUID"]}]).json()["data"]
+    assert [item["text"] for item in polled] == texts, "the same task always says the same"
     repeat = emu.post([{**task, "taskUUID": str(uuid.uuid4())}]).json()["data"]
-    assert [item["text"] for item in repeat] == texts
+    assert [item["text"] for item in repeat] != texts, "another task of the same prompt samples anew"
     bad = {**task, "taskUUID": str(uuid.uuid4()), "promptVersions": 9}
     [error] = emu.post([bad]).json()["errors"]
     [violation] = validate_prompt_enhance(bad)
