@@ -18,7 +18,7 @@ CHAOS_ARGS ?=
 LINES =
 MATRIX_ARGS ?=
 
-.PHONY: install demo demo-products test lint typecheck floors pytest matrix matrix-oldest chaos postgres-server \
+.PHONY: install demo demo-video demo-products test lint typecheck floors pytest matrix matrix-oldest chaos postgres-server \
 	bench clean
 
 $(BIN)/uv:
@@ -52,6 +52,12 @@ install: $(STAMP) $(SDK_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
+
+# A product photo -> caption -> richer prompt -> scene image -> short product video
+# (example_dags/runware_product_video.py) on the emulator and a local S3 server; leaves the MP4 and a
+# contact sheet (photo, scene, the video's first and last frames) in demo-output/video/.
+demo-video: $(STAMP)
+	$(BIN)/python scripts/demo_video.py
 
 # The product campaign with its human review step (example_dags/runware_product_campaign.py) on real
 # Airflow services, the emulator and moto; the review is answered through Airflow's REST API.

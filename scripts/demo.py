@@ -60,11 +60,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until_up(url: str, process: subprocess.Popen[bytes], what: str, timeout: float = 60.0) -> None:
+def wait_until_up(
+    url: str, process: subprocess.Popen[bytes], what: str, timeout: float = 60.0, work: Path = WORK
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"{what} exited early with code {process.returncode}; see {WORK}")
+            raise SystemExit(f"{what} exited early with code {process.returncode}; see {work}")
         with contextlib.suppress(httpx.HTTPError):
             httpx.get(url, timeout=1.0)
             return
@@ -73,11 +75,12 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], what: str, timeout
 
 
 @contextlib.contextmanager
-def service(command: list[str], name: str, probe_url: str) -> Iterator[None]:
-    log_file = (WORK / f"{name}.log").open("wb")
+def service(command: list[str], name: str, probe_url: str, work: Path = WORK) -> Iterator[None]:
+    """Run ``command`` (logging to ``work``) until the block ends; up once ``probe_url`` answers."""
+    log_file = (work / f"{name}.log").open("wb")
     process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        wait_until_up(probe_url, process, name)
+        wait_until_up(probe_url, process, name, work=work)
         log(f"{name} is up ({probe_url})")
         yield
     finally:
@@ -89,8 +92,8 @@ def service(command: list[str], name: str, probe_url: str) -> Iterator[None]:
         log_file.close()
 
 
-def airflow_env(extra: dict[str, str]) -> dict[str, str]:
-    home = WORK / "airflow-home"
+def airflow_env(extra: dict[str, str], work: Path = WORK) -> dict[str, str]:
+    home = work / "airflow-home"
     home.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,

@@ -1,8 +1,8 @@
-"""A SIGKILLed worker, a restarted triggerer and a cleared task on real Airflow services (api-server,
-scheduler with the LocalExecutor, triggerer, dag-processor), on whichever Airflow line the suite runs:
-every image is reported and none is generated twice. The ledger lives in this line's home
-(task_state_store from 3.3, an Airflow Variable below), so this is also the ledger's test across real
-process deaths and a user's Clear.
+"""A SIGKILLed worker (waiting for images, and for a video), a restarted triggerer and a cleared task on
+real Airflow services (api-server, scheduler with the LocalExecutor, triggerer, dag-processor), on
+whichever Airflow line the suite runs: every image and video is reported and none is generated twice. The
+ledger lives in this line's home (task_state_store from 3.3, an Airflow Variable below), so this is also
+the ledger's test across real process deaths and a user's Clear.
 
 Airflow 3.0's task supervisor fails a task whose process was killed without using its retries (3.1
 added the retry), so on 3.0 the killed task is cleared by hand, as its user would, and must then
@@ -46,13 +46,35 @@ def instance(services: AirflowServices, dag_id: str) -> tuple[str, int | None, i
     return str(state), pid, int(try_number or 0)
 
 
-def accepted(runware: EmulatorHandle) -> Counter[str]:
+def accepted(runware: EmulatorHandle, task_type: str = "imageInference") -> Counter[str]:
     """taskUUIDs the emulator accepted (and so started generating), per prompt."""
     return Counter(
         entry["task"]["positivePrompt"]
-        for entry in runware.tasks_of_type("imageInference")
+        for entry in runware.tasks_of_type(task_type)
         if entry.get("status") == 200
     )
+
+
+def kill_when_waiting(services: AirflowServices, dag_id: str, ready: Any) -> None:
+    """SIGKILL the task's process once it is running and Runware has accepted what it asked for."""
+    pid = wait_for(
+        f"{dag_id}'s blocking task to wait for its accepted results",
+        lambda: (state := instance(services, dag_id))[0] == "running" and state[1] and ready() and state[1],
+    )
+    os.kill(int(pid), signal.SIGKILL)
+
+
+def finish_killed_run(services: AirflowServices, dag_id: str, run_id: str) -> None:
+    """The killed task's run ends in success on its second try (on 3.0, after the user's clear)."""
+    state = services.wait_for_run(dag_id, run_id, timeout=240)
+    if not RETRIES_A_KILLED_TASK:
+        assert state == "failed", "Airflow 3.0 fails a killed task without retrying it"
+        cleared = services.airflow("tasks", "clear", dag_id, "--yes")
+        assert cleared.returncode == 0, cleared.stderr[-2000:]
+        wait_for("the cleared run to start again", lambda: services.run_state(dag_id, run_id) != "failed")
+        state = services.wait_for_run(dag_id, run_id, timeout=240)
+    assert state == "success"
+    assert instance(services, dag_id)[2] == 2, "the second try finished what the first paid for"
 
 
 def returned_images(services: AirflowServices, dag_id: str) -> list[dict[str, Any]]:
@@ -73,19 +95,18 @@ def test_a_killed_worker_a_restarted_triggerer_and_a_clear_never_pay_twice(
         {"AIRFLOW_CONN_RUNWARE_DEFAULT": runware.connection()},
     ) as services:
         killed_run = services.trigger("runware_worker_killed", {})
+        video_run = services.trigger("runware_video_worker_killed", {})
         restarted_run = services.trigger("runware_triggerer_restarted", {})
 
-        # The worker waits for images Runware has accepted: a crash now must not pay for them again.
-        pid = wait_for(
-            "the blocking task to wait for its accepted images",
-            lambda: (
-                (state := instance(services, "runware_worker_killed"))[0] == "running"
-                and state[1]
-                and accepted(runware)["a ceramic mug, studio light"] == 2
-                and state[1]
-            ),
+        # Each worker waits for what Runware has accepted: a crash now must not pay for it again.
+        kill_when_waiting(
+            services, "runware_worker_killed", lambda: accepted(runware)["a ceramic mug, studio light"] == 2
         )
-        os.kill(int(pid), signal.SIGKILL)
+        kill_when_waiting(
+            services,
+            "runware_video_worker_killed",
+            lambda: accepted(runware, "videoInference")["a ceramic mug turning on a table"] == 1,
+        )
 
         wait_for(
             "the deferrable task to defer",
@@ -95,18 +116,11 @@ def test_a_killed_worker_a_restarted_triggerer_and_a_clear_never_pay_twice(
         time.sleep(3)
         services.start_component("triggerer")
 
-        killed_state = services.wait_for_run("runware_worker_killed", killed_run, timeout=240)
-        if not RETRIES_A_KILLED_TASK:
-            assert killed_state == "failed", "Airflow 3.0 fails a killed task without retrying it"
-            cleared = services.airflow("tasks", "clear", "runware_worker_killed", "--yes")
-            assert cleared.returncode == 0, cleared.stderr[-2000:]
-            wait_for(
-                "the cleared run to start again",
-                lambda: services.run_state("runware_worker_killed", killed_run) != "failed",
-            )
-            killed_state = services.wait_for_run("runware_worker_killed", killed_run, timeout=240)
-        assert killed_state == "success"
-        assert instance(services, "runware_worker_killed")[2] == 2, "the second try finished the images"
+        finish_killed_run(services, "runware_worker_killed", killed_run)
+        finish_killed_run(services, "runware_video_worker_killed", video_run)
+        (video,) = returned_images(services, "runware_video_worker_killed")
+        assert video["video_uuid"]
+        assert video["video_url"].startswith(runware.root_url)
         assert services.wait_for_run("runware_triggerer_restarted", restarted_run, timeout=240) == "success"
         first_uuids = [i["task_uuid"] for i in returned_images(services, "runware_triggerer_restarted")]
         assert services.restarts["triggerer"] == 1
@@ -128,5 +142,5 @@ def test_a_killed_worker_a_restarted_triggerer_and_a_clear_never_pay_twice(
             i["task_uuid"] for i in returned_images(services, "runware_triggerer_restarted")
         ) == sorted(first_uuids)
     generated = Counter(entry["taskUUID"] for entry in runware.requests("generation"))
-    assert len(generated) == 4, "two images for each DAG"
-    assert set(generated.values()) == {1}, "no image was generated twice"
+    assert len(generated) == 5, "two images for each image DAG, one video"
+    assert set(generated.values()) == {1}, "no image or video was generated twice"
