@@ -176,14 +176,19 @@ def demo_sizes(spec: ModelSpec) -> list[list[int]]:
 
 
 def run_dag(env: dict[str, str], choice: ModelChoice) -> None:
+    dags_test(env, DAG_ID, {"model": choice.air_id, "sizes": choice.sizes})
+
+
+def dags_test(env: dict[str, str], dag_id: str, conf: dict[str, Any], work: Path = WORK) -> None:
+    """``airflow dags test`` on a fresh metadata DB, printing the provider's own log lines as they come
+    (the full log goes to ``work``)."""
     airflow = [sys.executable, "-m", "airflow"]
     log("Preparing a throwaway Airflow metadata database")
     subprocess.run([*airflow, "db", "migrate"], env=env, check=True, capture_output=True)
-    log(f"Running `airflow dags test {DAG_ID}` (full log: {WORK / 'dags-test.log'})")
-    conf = json.dumps({"model": choice.air_id, "sizes": choice.sizes})
-    with (WORK / "dags-test.log").open("w") as full_log:
+    log(f"Running `airflow dags test {dag_id}` (full log: {work / 'dags-test.log'})")
+    with (work / "dags-test.log").open("w") as full_log:
         process = subprocess.Popen(
-            [*airflow, "dags", "test", DAG_ID, "--conf", conf],
+            [*airflow, "dags", "test", dag_id, "--conf", json.dumps(conf)],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -196,7 +201,7 @@ def run_dag(env: dict[str, str], choice: ModelChoice) -> None:
             if progress:
                 print(progress, flush=True)
         if process.wait() != 0:
-            raise SystemExit(f"airflow dags test failed; see {WORK / 'dags-test.log'}")
+            raise SystemExit(f"airflow dags test failed; see {work / 'dags-test.log'}")
 
 
 def manifest_from_xcom(env: dict[str, str]) -> dict[str, Any]:

@@ -14,7 +14,6 @@ import contextlib
 import json
 import shutil
 import sqlite3
-import subprocess
 import sys
 import textwrap
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from demo import ROOT, airflow_env, emulator_request_counts, free_port, log, progress_line, service
+from demo import ROOT, airflow_env, dags_test, emulator_request_counts, free_port, log, service
 
 OUTPUT = ROOT / "demo-output" / "video"
 WORK = ROOT / ".demo-video"
@@ -33,28 +32,6 @@ DEMO_KEY, DEMO_SECRET = "demo", "demo-secret"
 PHOTO = ROOT / "example_dags" / "data" / "products" / "mug.png"
 STEPS = ("caption", "enhance_prompt", "scene_image", "product_video")
 VIDEO_SECONDS = 12
-
-
-def run_dag(env: dict[str, str], conf: dict[str, Any]) -> None:
-    airflow = [sys.executable, "-m", "airflow"]
-    subprocess.run([*airflow, "db", "migrate"], env=env, check=True, capture_output=True)
-    log(f"Running `airflow dags test {DAG_ID}` (full log: {WORK / 'dags-test.log'})")
-    with (WORK / "dags-test.log").open("w") as full_log:
-        process = subprocess.Popen(
-            [*airflow, "dags", "test", DAG_ID, "--conf", json.dumps(conf)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        assert process.stdout is not None
-        for line in process.stdout:
-            full_log.write(line)
-            progress = progress_line(line)
-            if progress:
-                print(progress, flush=True)
-        if process.wait() != 0:
-            raise SystemExit(f"airflow dags test failed; see {WORK / 'dags-test.log'}")
 
 
 def records(env: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
@@ -153,14 +130,12 @@ def main() -> None:
             },
             work=WORK,
         )
-        run_dag(
-            env,
-            {
-                "photos_location": f"s3://{BUCKET}/photos/",
-                "photo": "mug.png",
-                "output_location": f"s3://{BUCKET}/product-video/",
-            },
-        )
+        conf = {
+            "photos_location": f"s3://{BUCKET}/photos/",
+            "photo": "mug.png",
+            "output_location": f"s3://{BUCKET}/product-video/",
+        }
+        dags_test(env, DAG_ID, conf, work=WORK)
         results = records(env)
         missing = [step for step in STEPS if not results.get(step)]
         if missing:

@@ -58,6 +58,14 @@ def is_uuid_v4(value: Any) -> bool:
     return isinstance(value, str) and bool(UUID_PATTERN.match(value)) and uuid.UUID(value).version == 4
 
 
+def check_task_uuid(task: Mapping[str, Any]) -> Iterable[Violation]:
+    """Every task type's ``taskUUID`` is a UUID v4: Runware refuses anything else."""
+    if not is_uuid_v4(task.get("taskUUID")):
+        yield Violation(
+            "taskUUID", task.get("taskUUID"), "a UUID v4 (8-4-4-4-12 hex digits)", "invalidTaskUUID"
+        )
+
+
 def check_int(task: Mapping[str, Any], name: str, bounds: IntRange) -> Iterable[Violation]:
     if name not in task:
         return

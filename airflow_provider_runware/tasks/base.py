@@ -23,8 +23,8 @@ from airflow_provider_runware.catalog.rules import (
     check_bool,
     check_choice,
     check_int,
+    check_task_uuid,
     check_url,
-    is_uuid_v4,
     redact_url,
 )
 
@@ -281,10 +281,7 @@ def as_reference_list(value: Any) -> Any:
 def image_tool_violations(task: Mapping[str, Any], models: Mapping[str, str]) -> Iterable[Violation]:
     """The rules every image tool (one ``inputImage`` in, one image out) shares; ``models`` are
     the page's list, named in the rule when the model id is malformed."""
-    if not is_uuid_v4(task.get("taskUUID")):
-        yield Violation(
-            "taskUUID", task.get("taskUUID"), "a UUID v4 (8-4-4-4-12 hex digits)", "invalidTaskUUID"
-        )
+    yield from check_task_uuid(task)
     model = task.get("model")
     if not isinstance(model, str) or not AIR_ID_PATTERN.match(model):
         listed = ", ".join(f"{air_id} ({name})" for air_id, name in models.items())

@@ -20,8 +20,8 @@ from airflow_provider_runware.catalog.rules import (
     Violation,
     check_bool,
     check_choice,
+    check_task_uuid,
     check_url,
-    is_uuid_v4,
     redact_url,
 )
 from airflow_provider_runware.tasks.base import ResultKind, TaskArguments
@@ -66,12 +66,7 @@ def _input_violations(task: Mapping[str, Any]) -> Iterable[Violation]:
 def validate_image_caption(task: Mapping[str, Any]) -> list[Violation]:
     """Every rule an ``imageCaption`` task (wire form) breaks; empty when it is acceptable."""
     violations: list[Violation] = []
-    if not is_uuid_v4(task.get("taskUUID")):
-        violations.append(
-            Violation(
-                "taskUUID", task.get("taskUUID"), "a UUID v4 (8-4-4-4-12 hex digits)", "invalidTaskUUID"
-            )
-        )
+    violations.extend(check_task_uuid(task))
     if "model" in task:
         model = task["model"]
         if not isinstance(model, str) or not AIR_ID_PATTERN.match(model):

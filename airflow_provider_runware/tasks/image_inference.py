@@ -22,9 +22,9 @@ from airflow_provider_runware.catalog.rules import (
     check_bool,
     check_choice,
     check_int,
+    check_task_uuid,
     check_url,
     is_int,
-    is_uuid_v4,
     redact_url,
     violation_code,
 )
@@ -148,12 +148,7 @@ def validate_image_inference(task: Mapping[str, Any]) -> list[Violation]:
     Unknown extra parameters are not judged: new API features must not be blocked by an old catalog.
     """
     violations: list[Violation] = []
-    if not is_uuid_v4(task.get("taskUUID")):
-        violations.append(
-            Violation(
-                "taskUUID", task.get("taskUUID"), "a UUID v4 (8-4-4-4-12 hex digits)", "invalidTaskUUID"
-            )
-        )
+    violations.extend(check_task_uuid(task))
     model = task.get("model")
     if not isinstance(model, str) or not AIR_ID_PATTERN.match(model):
         violations.append(

@@ -24,8 +24,8 @@ from airflow_provider_runware.catalog.rules import (
     check_bool,
     check_choice,
     check_int,
+    check_task_uuid,
     check_url,
-    is_uuid_v4,
 )
 from airflow_provider_runware.tasks.base import ResultKind, TaskArguments, coerce_rendered
 
@@ -41,12 +41,7 @@ def prompt_versions_of(task: Mapping[str, Any]) -> int:
 def validate_prompt_enhance(task: Mapping[str, Any]) -> list[Violation]:
     """Every rule a ``promptEnhance`` task (wire form) breaks; empty when it is acceptable."""
     violations: list[Violation] = []
-    if not is_uuid_v4(task.get("taskUUID")):
-        violations.append(
-            Violation(
-                "taskUUID", task.get("taskUUID"), "a UUID v4 (8-4-4-4-12 hex digits)", "invalidTaskUUID"
-            )
-        )
+    violations.extend(check_task_uuid(task))
     prompt = task.get("prompt")
     if "prompt" not in task:
         violations.append(Violation("prompt", None, "given: the prompt to enhance", "missingPrompt"))

@@ -21,9 +21,9 @@ from airflow_provider_runware.catalog.rules import (
     check_bool,
     check_choice,
     check_int,
+    check_task_uuid,
     check_url,
     is_int,
-    is_uuid_v4,
     redact_url,
 )
 from airflow_provider_runware.catalog.video_models import (
@@ -120,10 +120,7 @@ def _frame_image_violations(task: Mapping[str, Any], spec: VideoModelSpec) -> It
 
 
 def _generic_violations(task: Mapping[str, Any]) -> Iterable[Violation]:
-    if not is_uuid_v4(task.get("taskUUID")):
-        yield Violation(
-            "taskUUID", task.get("taskUUID"), "a UUID v4 (8-4-4-4-12 hex digits)", "invalidTaskUUID"
-        )
+    yield from check_task_uuid(task)
     model = task.get("model")
     if not isinstance(model, str) or not AIR_ID_PATTERN.match(model):
         yield Violation("model", model, "an AIR id such as google:3@1 (source:id@version)", "invalidModel")
