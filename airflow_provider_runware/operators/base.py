@@ -120,6 +120,7 @@ class RunwareTaskOperator(BaseOperator):
         self.runware_conn_id = runware_conn_id
         self._ledger: ImageLedger | None = None
         self._result: list[dict[str, Any]] = []
+        self._rendered_rows: tuple[list[TaskArguments], list[Violation]] | None = None
 
     def run_settings(self) -> RunSettings:
         """What the run engine needs from this operator, rendered, as one frozen value."""
@@ -148,8 +149,15 @@ class RunwareTaskOperator(BaseOperator):
         return {"model": self.model, "include_cost": self.include_cost, "extra_params": self.extra_params}
 
     def _rows(self, skip_arguments: Sequence[str] = ()) -> tuple[list[TaskArguments], list[Violation]]:
-        """Every request of this task instance and every rule they break, each named by its row."""
-        return requests_from(self._arguments(), self.requests, skip_arguments)
+        """Every request of this task instance and every rule they break, each named by its row.
+
+        Once the fields are rendered the rows are built once and kept: a 100-row batch is judged once
+        per try, not again by the secret masking, the checks and the run."""
+        if skip_arguments:
+            return requests_from(self._arguments(), self.requests, skip_arguments)
+        if self._rendered_rows is None:
+            return requests_from(self._arguments(), self.requests)
+        return self._rendered_rows
 
     def _check_arguments(self, *, at_parse_time: bool) -> None:
         """Fail on bad values before any HTTP call; at parse time only literal values are judged."""
@@ -159,9 +167,8 @@ class RunwareTaskOperator(BaseOperator):
             else []
         )
         if "requests" not in templated:
-            arguments = self._arguments()
-            violations = requests_from(arguments, self.requests, templated)[1]
-            raise_for_violations(violations, task_type=arguments.TASK_TYPE)
+            violations = self._rows(templated)[1]
+            raise_for_violations(violations, task_type=self._arguments().TASK_TYPE)
         if at_parse_time and "model" not in templated:
             warning = get_model_spec(str(self.model)).lifecycle_warning()
             if warning:
@@ -182,6 +189,8 @@ class RunwareTaskOperator(BaseOperator):
         rendered fields and logs from here on.
         """
         super().render_template_fields(context, jinja_env)
+        self._rendered_rows = None
+        self._rendered_rows = self._rows()
         for value in self._user_urls():
             if isinstance(value, str) and "?" in value:
                 from airflow_provider_runware.storage.base import register_user_url_secrets
