@@ -25,8 +25,9 @@ def get_provider_info() -> dict[str, Any]:
         "package-name": PACKAGE_NAME,
         "name": "Runware",
         "description": (
-            "Generate, cut out and upscale images with the Runware API (imageInference, removeBackground, "
-            "upscale) from Airflow DAGs."
+            "Generate, cut out and upscale images, generate videos, caption images and enhance prompts "
+            "with the Runware API (imageInference, removeBackground, upscale, videoInference, "
+            "imageCaption, promptEnhance) from Airflow DAGs."
         ),
         "versions": [__version__],
         "integrations": [
