@@ -105,4 +105,4 @@ bench: install
 	$(BIN)/python benchmarks/run.py $(if $(filter 1 yes true,$(BENCH_QUICK)),--quick)
 
 clean:
-	rm -rf $(VENV) $(SDK_VENV) .venv-airflow-* $(AZURITE_DIR) demo-output .demo .demo-products
+	rm -rf $(VENV) $(SDK_VENV) .venv-airflow-* $(AZURITE_DIR) demo-output .demo .demo-products .demo-video

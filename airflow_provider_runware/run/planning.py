@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_runware.api.schemas import ImageInferenceRequest, PollState
+from airflow_provider_runware.api.schemas import PollState
 from airflow_provider_runware.catalog.image_models import get_model_spec
-from airflow_provider_runware.catalog.rules import raise_for_violations
 from airflow_provider_runware.exceptions import (
     ErrorCategory,
     RunwareCostLimitError,
@@ -225,12 +224,7 @@ class SubmissionPlanner:
             self._resolve_inputs(task, request, entry, expires_in)
         if request.COUNT_PARAMETER is not None:
             task[request.COUNT_PARAMETER] = 1
-        if request.TASK_TYPE == "imageInference":
-            return ImageInferenceRequest.from_wire(task).to_wire()
-        raise_for_violations(
-            request.rule_violations(task), task_uuid=entry.task_uuid, task_type=request.TASK_TYPE
-        )
-        return task
+        return request.checked_wire_task(task)
 
     def _resolve_inputs(
         self, task: dict[str, Any], request: TaskArguments, entry: ImageEntry, expires_in: timedelta

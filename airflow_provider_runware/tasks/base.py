@@ -83,6 +83,16 @@ class TaskArguments:
         """The task type's own rules, judged on the wire form (shared with the emulator)."""
         raise NotImplementedError
 
+    def checked_wire_task(self, task: dict[str, Any]) -> dict[str, Any]:
+        """The final wire task (inputs resolved, upload URL set), judged once more just before the POST:
+        what is sent must pass the rules, whatever rendering and resolution made of it."""
+        from airflow_provider_runware.catalog.rules import raise_for_violations
+
+        raise_for_violations(
+            self.rule_violations(task), task_uuid=task.get("taskUUID"), task_type=self.TASK_TYPE
+        )
+        return task
+
     def violations(self, skip_arguments: Iterable[str] = ()) -> list[Violation]:
         names = self.wire_names()
         skipped = {names.get(name, name) for name in skip_arguments}

@@ -218,6 +218,14 @@ class InferenceArguments(FileTaskArguments):
     def rule_violations(self, task: Mapping[str, Any]) -> list[Violation]:
         return [*validate_image_inference(task), *validate_image_inputs(task)]
 
+    def checked_wire_task(self, task: dict[str, Any]) -> dict[str, Any]:
+        """Through the strict pydantic request type as well, which also sends the canonical spelling
+        of values Runware reads case-insensitively (``jpg`` -> ``JPG``). Imported here: the parse path
+        never loads pydantic schemas."""
+        from airflow_provider_runware.api.schemas import ImageInferenceRequest
+
+        return ImageInferenceRequest.from_wire(task).to_wire()
+
     @property
     def expected_results(self) -> int:
         value = coerce_rendered("numberResults", self.number_results)
