@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_runware.operators.settings import RunSettings
-    from airflow_provider_runware.run.ledger import ImageLedger
+    from airflow_provider_runware.run.ledger import ResultLedger
 
 # Template fields every operator has; subclasses add their request arguments in front.
 TASK_TEMPLATE_FIELDS = ("model", "extra_params", "webhook_url", "regenerate", "requests")
@@ -118,7 +118,7 @@ class RunwareTaskOperator(BaseOperator):
         self.regenerate = regenerate
         self.requests = requests
         self.runware_conn_id = runware_conn_id
-        self._ledger: ImageLedger | None = None
+        self._ledger: ResultLedger | None = None
         self._result: list[dict[str, Any]] = []
         self._rendered_rows: tuple[list[TaskArguments], list[Violation]] | None = None
 

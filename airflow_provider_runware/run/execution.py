@@ -21,7 +21,7 @@ from airflow_provider_runware.run.identity import (
     object_name,
     request_fingerprint,
 )
-from airflow_provider_runware.run.ledger import ImageEntry, ImageLedger, ImageState, RequestPlan
+from airflow_provider_runware.run.ledger import RequestPlan, ResultEntry, ResultLedger, ResultState
 from airflow_provider_runware.run.ledger_home import ledger_home
 from airflow_provider_runware.run.planning import (
     SubmissionPlanner,
@@ -103,16 +103,16 @@ class TaskRun:
 
         return InputResolver(self.settings.storage_conn_id, self.settings.output_location)
 
-    def _object_name(self, entry: ImageEntry) -> str:
+    def _object_name(self, entry: ResultEntry) -> str:
         request = self.requests[entry.row or 0]
         return object_name(
             self.identity, entry.index, str(request.file_format()), row=entry.row, kind=request.RESULT
         )
 
-    def _load_ledger(self) -> ImageLedger | None:
-        return ImageLedger.from_json(self.ledger_home.load())
+    def _load_ledger(self) -> ResultLedger | None:
+        return ResultLedger.from_json(self.ledger_home.load())
 
-    def _save_ledger(self, ledger: ImageLedger) -> None:
+    def _save_ledger(self, ledger: ResultLedger) -> None:
         self.operator._ledger = ledger
         self.ledger_home.save(ledger.to_json())
 
@@ -154,7 +154,7 @@ class TaskRun:
             self._wait(ledger, deadline)
         return self._finish(ledger)
 
-    def _submit(self) -> ImageLedger:
+    def _submit(self) -> ResultLedger:
         """Plan, reconcile with earlier tries, then submit only what no earlier try paid for."""
         self.operator._check_arguments(at_parse_time=False)
         location, output_location = self.location, self.settings.output_location
@@ -180,16 +180,16 @@ class TaskRun:
             return derive_task_uuid(self.identity, index, request.fingerprint, generation, row=request.row)
 
         planner = self._planner()
-        ledger = ImageLedger.plan(self._load_ledger(), plans, uuid_for)
+        ledger = ResultLedger.plan(self._load_ledger(), plans, uuid_for)
         planner.reconcile(ledger, time.time())
-        ledger = ImageLedger.plan(ledger, plans, uuid_for)
+        ledger = ResultLedger.plan(ledger, plans, uuid_for)
         planner.log_plan(ledger)
         planner.submit(ledger, self._save_ledger)
         self._save_ledger(ledger)
         self.context["ti"].xcom_push(key="runware_task_uuids", value=ledger.task_uuids)
         return ledger
 
-    def _wait(self, ledger: ImageLedger, deadline: float) -> None:
+    def _wait(self, ledger: ResultLedger, deadline: float) -> None:
         """Poll in the worker until ``deadline``; transient errors are retried, the ledger is saved."""
         running = ledger.waiting  # "submitting" too: Runware may know it though its answer was lost
         if not running:
@@ -215,7 +215,7 @@ class TaskRun:
         if step.outcome is WaitOutcome.FAILED and step.error is not None:
             raise step.error
 
-    def _defer(self, ledger: ImageLedger, deadline: float) -> None:
+    def _defer(self, ledger: ResultLedger, deadline: float) -> None:
         from airflow_provider_runware.triggers.runware import RunwareTaskTrigger
 
         entries = ledger.waiting
@@ -246,7 +246,7 @@ class TaskRun:
         from airflow_provider_runware.triggers.runware import validate_event
 
         event = validate_event(event)
-        current = self._load_ledger() or ImageLedger.from_json(ledger_json)
+        current = self._load_ledger() or ResultLedger.from_json(ledger_json)
         if current is None:
             raise RunwareError("Runware ledger missing on resume: cannot tell which images were submitted")
         record_event(current, list(event.get("results", [])), list(event.get("errors", [])))
@@ -259,13 +259,13 @@ class TaskRun:
             )
         return self._finish(current)
 
-    def _finish(self, ledger: ImageLedger) -> list[dict[str, Any]]:
+    def _finish(self, ledger: ResultLedger) -> list[dict[str, Any]]:
         """Verify, report, account; the ledger is saved before anything raises."""
         finisher = self._finisher()
         finisher.verify(ledger)
         finisher.report(ledger)
         self._save_ledger(ledger)
-        result = [finisher.record(entry) for entry in ledger.in_state(ImageState.STORED)]
+        result = [finisher.record(entry) for entry in ledger.in_state(ResultState.STORED)]
         self.operator._result = result
         if self.settings.output_location and "outlet_events" in self.context:
             from airflow_provider_runware.operators.lineage import emit_asset_events

@@ -23,7 +23,7 @@ from airflow_provider_runware.exceptions import (
     RunwareUploadError,
     error_from_dict,
 )
-from airflow_provider_runware.run.ledger import ImageEntry, ImageLedger, ImageState
+from airflow_provider_runware.run.ledger import ResultEntry, ResultLedger, ResultState
 from airflow_provider_runware.run.records import result_fields
 
 if TYPE_CHECKING:
@@ -36,10 +36,10 @@ NOT_STORED_HINT = (
     "paying; only a new `regenerate` value generates new images."
 )
 UNFINISHED_REASON = {
-    ImageState.PLANNED: "never submitted",
-    ImageState.SUBMITTING: "submission not confirmed by Runware",
-    ImageState.SUBMITTED: "still running at Runware when the wait ended",
-    ImageState.FINISHED: "generated but its object was not checked",
+    ResultState.PLANNED: "never submitted",
+    ResultState.SUBMITTING: "submission not confirmed by Runware",
+    ResultState.SUBMITTED: "still running at Runware when the wait ended",
+    ResultState.FINISHED: "generated but its object was not checked",
 }
 
 
@@ -50,7 +50,7 @@ def describe(error: Mapping[str, Any] | None) -> str:
     return f"{code}: {message}" if code else str(message)
 
 
-def _which(entry: ImageEntry) -> str:
+def _which(entry: ResultEntry) -> str:
     return f"image {entry.index}" if entry.row is None else f"row {entry.row} image {entry.index}"
 
 
@@ -60,7 +60,7 @@ class Finisher:
     location: OutputLocation | None
     verify_uploads: bool
     fail_on_partial: bool
-    object_name_for: Callable[[ImageEntry], str]
+    object_name_for: Callable[[ResultEntry], str]
     requests: list[TaskArguments]
 
     @property
@@ -70,7 +70,7 @@ class Finisher:
 
         return results_noun(self.requests)
 
-    def record(self, entry: ImageEntry) -> dict[str, Any]:
+    def record(self, entry: ResultEntry) -> dict[str, Any]:
         """The small per-image record users get in XCom: never the base64 payload or a signed URL."""
         item = entry.result or {}
         request = self.requests[entry.row or 0]
@@ -88,16 +88,16 @@ class Finisher:
                 record["bytes"] = item["bytes"]
         return record
 
-    def verify(self, ledger: ImageLedger) -> None:
+    def verify(self, ledger: ResultLedger) -> None:
         """Check every generated image's object; without an output location, generated is stored.
 
         Images an earlier try generated but could not store are checked again: once the storage is
         fixed (or a late upload landed) they count, without paying for them twice.
         """
         not_stored = [
-            e for e in ledger.in_state(ImageState.FAILED) if e.error_category is ErrorCategory.STORAGE
+            e for e in ledger.in_state(ResultState.FAILED) if e.error_category is ErrorCategory.STORAGE
         ]
-        for entry in [*ledger.in_state(ImageState.FINISHED), *not_stored]:
+        for entry in [*ledger.in_state(ResultState.FINISHED), *not_stored]:
             if self.location is None or not self.verify_uploads:
                 ledger.mark_stored(entry, -1)
                 continue
@@ -108,15 +108,15 @@ class Finisher:
                 self.location.finalize(target)
                 size = self.location.verify(target)
             except RunwareUploadError as error:
-                if entry.state is ImageState.FINISHED:  # a re-check keeps the first cause (uploadFailed)
+                if entry.state is ResultState.FINISHED:  # a re-check keeps the first cause (uploadFailed)
                     ledger.mark_not_stored(entry, {**error.to_dict(), "task_uuid": entry.task_uuid})
                 continue
             ledger.mark_stored(entry, size)
 
-    def account(self, ledger: ImageLedger) -> list[dict[str, Any]]:
+    def account(self, ledger: ResultLedger) -> list[dict[str, Any]]:
         """The images this task instance returns, or an error naming every one it cannot account for."""
-        stored = ledger.in_state(ImageState.STORED)
-        failed = ledger.in_state(ImageState.FAILED, ImageState.LOST)
+        stored = ledger.in_state(ResultState.STORED)
+        failed = ledger.in_state(ResultState.FAILED, ResultState.LOST)
         unfinished = [e for e in ledger.entries if e not in stored and e not in failed]
         records = [self.record(entry) for entry in stored]
         if unfinished or (failed and (self.fail_on_partial or not stored)):
@@ -130,7 +130,7 @@ class Finisher:
             )
         return records
 
-    def failure(self, missing: list[ImageEntry], total: int) -> RunwareError:
+    def failure(self, missing: list[ResultEntry], total: int) -> RunwareError:
         """One error naming every missing image. The type follows the worst cause: a failure retrying
         cannot fix is fatal, so Airflow does not spend retries (and money) on, say, a refused prompt
         or a bucket that refuses uploads; an image still running is worth another try, which polls."""
@@ -147,29 +147,29 @@ class Finisher:
         )
         if fatal is not None:
             return error_from_dict(fatal.to_dict(), message=message)
-        if any(e.state is ImageState.SUBMITTED for e in missing):
+        if any(e.state is ResultState.SUBMITTED for e in missing):
             return RunwareTaskTimeoutError(message)
         if causes:
             return error_from_dict(causes[0].to_dict(), message=message)
         return RunwareError(message)
 
-    def _object(self, entry: ImageEntry) -> str:
+    def _object(self, entry: ResultEntry) -> str:
         """`` (s3://bucket/key)``: a missing image names its object, never its signed URL."""
         return f" ({self.location.uri_for(self.object_name_for(entry))})" if self.location else ""
 
     @staticmethod
-    def _reason(entry: ImageEntry) -> str:
+    def _reason(entry: ResultEntry) -> str:
         if entry.error:
             return describe(entry.error)
         return UNFINISHED_REASON.get(entry.state, entry.state.value)
 
-    def report(self, ledger: ImageLedger) -> None:
+    def report(self, ledger: ResultLedger) -> None:
         """Cost lines that add up: every image billed in this try counts once, stored or not; images
         an earlier try already reported are labelled reused and not added again."""
         total, counted, unstored, reused = 0.0, 0, 0, 0
         for entry in ledger.entries:
             if not entry.was_generated:
-                if entry.state in (ImageState.FAILED, ImageState.LOST):
+                if entry.state in (ResultState.FAILED, ResultState.LOST):
                     self.log.error(
                         "%s %d/%d taskUUID=%s failed: %s",
                         self.noun[:-1].capitalize(),
@@ -185,7 +185,7 @@ class Finisher:
             where = self._object(entry).strip(" ()") or item.get("imageURL") or item.get("videoURL")
             if where is None and isinstance(item.get("text"), str):
                 where = repr(item["text"][:80])
-            stored = entry.state is ImageState.STORED
+            stored = entry.state is ResultState.STORED
             label = "" if stored else f" billed, NOT stored: {describe(entry.error)}"
             if entry.cost_reported:
                 reused += 1

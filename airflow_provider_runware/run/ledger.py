@@ -1,8 +1,9 @@
-"""The per-task-instance record of every image a task asked for, and the only place its state changes.
+"""The per-task-instance record of every result (image, video or text) a task asked for, and the only
+place its state changes.
 
 It lives in the task instance's ledger home (``ledger_home``: ``task_state_store`` from Airflow 3.3, an
 Airflow Variable below; kept across tries and manual clears of the same task instance), so a later
-try knows what an earlier one paid for. Each image moves through named states::
+try knows what an earlier one paid for. Each result moves through named states::
 
     planned -> submitting -> submitted -> finished -> stored
                     \\             \\-> failed (Runware's per-task answer) / lost (Runware forgot it)
@@ -12,7 +13,7 @@ try knows what an earlier one paid for. Each image moves through named states::
 the difference is what lets a later try tell "never reached Runware, submitting is the first payment"
 from "Runware accepted it and has since forgotten it, submitting again would be a second payment".
 
-Deadlines and upload-URL expiry belong to the image and are recorded at its first submission, so a
+Deadlines and upload-URL expiry belong to the result and are recorded at its first submission, so a
 retry, a manual clear or a restarted triggerer keeps the original deadline instead of starting anew.
 """
 
@@ -31,7 +32,7 @@ from airflow_provider_runware.exceptions import ErrorCategory, error_category
 REGENERABLE_CATEGORIES = frozenset({ErrorCategory.GENERATION, ErrorCategory.TRANSIENT})
 
 
-class ImageState(StrEnum):
+class ResultState(StrEnum):
     PLANNED = "planned"
     SUBMITTING = "submitting"
     SUBMITTED = "submitted"
@@ -42,18 +43,18 @@ class ImageState(StrEnum):
 
 
 # Ledgers written before the states had names.
-_LEGACY_STATES = {"success": ImageState.FINISHED, "error": ImageState.FAILED}
-WAITING_STATES = frozenset({ImageState.SUBMITTING, ImageState.SUBMITTED})
+_LEGACY_STATES = {"success": ResultState.FINISHED, "error": ResultState.FAILED}
+WAITING_STATES = frozenset({ResultState.SUBMITTING, ResultState.SUBMITTED})
 
 
 @dataclass
-class ImageEntry:
+class ResultEntry:
     index: int
     task_uuid: str
     generation: int = 0
     row: int | None = None
     fingerprint: str | None = None
-    state: ImageState = ImageState.PLANNED
+    state: ResultState = ResultState.PLANNED
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     submitted_at: float | None = None
@@ -76,7 +77,7 @@ class ImageEntry:
         (safety, validation) or made but could not store would be paid for twice or refused again, so
         that takes an explicit ``regenerate``."""
         return (
-            self.state is ImageState.FAILED
+            self.state is ResultState.FAILED
             and self.result is None
             and self.error_category in REGENERABLE_CATEGORIES
         )
@@ -88,11 +89,11 @@ class ImageEntry:
         return {**fields, "state": self.state.value}
 
     @classmethod
-    def from_json(cls, value: Mapping[str, Any]) -> ImageEntry:
+    def from_json(cls, value: Mapping[str, Any]) -> ResultEntry:
         data = dict(value)
-        raw_state = data.pop("state", None) or data.pop("status", ImageState.PLANNED.value)
+        raw_state = data.pop("state", None) or data.pop("status", ResultState.PLANNED.value)
         data.pop("status", None)
-        state = _LEGACY_STATES.get(raw_state) or ImageState(raw_state)
+        state = _LEGACY_STATES.get(raw_state) or ResultState(raw_state)
         return cls(**data, state=state)
 
 
@@ -106,8 +107,8 @@ class RequestPlan:
 
     def entry(
         self, index: int, generation: int, uuid_for: Callable[[RequestPlan, int, int], str]
-    ) -> ImageEntry:
-        return ImageEntry(
+    ) -> ResultEntry:
+        return ResultEntry(
             index=index,
             task_uuid=uuid_for(self, index, generation),
             generation=generation,
@@ -121,19 +122,19 @@ def _digest(requests: Sequence[RequestPlan]) -> str:
 
 
 @dataclass
-class ImageLedger:
+class ResultLedger:
     fingerprint: str
-    entries: list[ImageEntry] = field(default_factory=list)
+    entries: list[ResultEntry] = field(default_factory=list)
 
     # ----- planning ---------------------------------------------------------------------------
 
     @classmethod
     def plan(
         cls,
-        previous: ImageLedger | None,
+        previous: ResultLedger | None,
         requests: Sequence[RequestPlan],
         uuid_for: Callable[[RequestPlan, int, int], str],
-    ) -> ImageLedger:
+    ) -> ResultLedger:
         """Carry over what earlier tries of the same requests did; bump only failed generations.
 
         An image is carried over when its row and index match and its request's fingerprint is the
@@ -156,7 +157,7 @@ class ImageLedger:
     # ----- transitions ------------------------------------------------------------------------
 
     def mark_submitting(
-        self, entries: Iterable[ImageEntry], now: float, timeout: float, upload_margin: float
+        self, entries: Iterable[ResultEntry], now: float, timeout: float, upload_margin: float
     ) -> None:
         """Before the POST: from here on a crash leaves a record of the UUIDs. Deadline and URL expiry
         are set once per generation and kept by a resubmission of the same UUID."""
@@ -165,50 +166,50 @@ class ImageLedger:
                 entry.submitted_at = now
                 entry.deadline = now + timeout
                 entry.upload_expires_at = now + timeout + upload_margin
-            entry.state = ImageState.SUBMITTING
+            entry.state = ResultState.SUBMITTING
 
     def mark_submitted(self, task_uuids: Iterable[str]) -> None:
         """Runware answered the POST for these: accepted, or already known (``conflictTaskUUID``)."""
-        for entry in self._entries_for(task_uuids, ImageState.SUBMITTING):
-            entry.state = ImageState.SUBMITTED
+        for entry in self._entries_for(task_uuids, ResultState.SUBMITTING):
+            entry.state = ResultState.SUBMITTED
 
     def mark_refused(self, task_uuid: str, error: Mapping[str, Any]) -> None:
         """Runware refused the task when it was submitted: nothing was generated."""
-        for entry in self._entries_for([task_uuid], ImageState.SUBMITTING, ImageState.SUBMITTED):
-            entry.state, entry.error = ImageState.FAILED, dict(error)
+        for entry in self._entries_for([task_uuid], ResultState.SUBMITTING, ResultState.SUBMITTED):
+            entry.state, entry.error = ResultState.FAILED, dict(error)
 
     def mark_unknown(self, task_uuid: str, lost_error: Mapping[str, Any]) -> None:
         """Runware says it does not know the task. If its POST never completed, sending it now (under
         the same taskUUID) is its first submission, with a fresh deadline and upload URL. If Runware
         had answered the POST, the task is lost: sending it again would be a second payment."""
         for entry in self._entries_for([task_uuid], *WAITING_STATES):
-            if entry.state is ImageState.SUBMITTING:
-                entry.state = ImageState.PLANNED
+            if entry.state is ResultState.SUBMITTING:
+                entry.state = ResultState.PLANNED
                 entry.submitted_at = entry.deadline = entry.upload_expires_at = None
             else:
                 self.mark_lost(entry, lost_error)
 
     def mark_finished(self, task_uuid: str, result: Mapping[str, Any]) -> None:
         for entry in self._entries_for([task_uuid], *WAITING_STATES):
-            entry.state, entry.result, entry.error = ImageState.FINISHED, dict(result), None
+            entry.state, entry.result, entry.error = ResultState.FINISHED, dict(result), None
 
     def mark_failed(self, task_uuid: str, error: Mapping[str, Any]) -> None:
         """Runware's own per-task answer: the generation failed or was refused (safety, validation)."""
         for entry in self._entries_for([task_uuid], *WAITING_STATES):
-            entry.state, entry.error = ImageState.FAILED, dict(error)
+            entry.state, entry.error = ResultState.FAILED, dict(error)
 
-    def mark_lost(self, entry: ImageEntry, error: Mapping[str, Any]) -> None:
+    def mark_lost(self, entry: ResultEntry, error: Mapping[str, Any]) -> None:
         """Runware accepted the task and no longer knows it, or its upload URL expired unused."""
-        entry.state, entry.error = ImageState.LOST, dict(error)
+        entry.state, entry.error = ResultState.LOST, dict(error)
 
-    def mark_stored(self, entry: ImageEntry, size: int) -> None:
-        entry.state, entry.error = ImageState.STORED, None
+    def mark_stored(self, entry: ResultEntry, size: int) -> None:
+        entry.state, entry.error = ResultState.STORED, None
         if entry.result is not None and size >= 0:
             entry.result["bytes"] = size
 
-    def mark_not_stored(self, entry: ImageEntry, error: Mapping[str, Any]) -> None:
+    def mark_not_stored(self, entry: ResultEntry, error: Mapping[str, Any]) -> None:
         """Generated and billed, but the object is missing: a later try checks it again for free."""
-        entry.state, entry.error = ImageState.FAILED, dict(error)
+        entry.state, entry.error = ResultState.FAILED, dict(error)
 
     def mark_cost_reported(self) -> None:
         """A later try labels these images reused instead of adding their cost again."""
@@ -216,17 +217,17 @@ class ImageLedger:
             if entry.was_generated:
                 entry.cost_reported = True
 
-    def _entries_for(self, task_uuids: Iterable[str], *states: ImageState) -> list[ImageEntry]:
+    def _entries_for(self, task_uuids: Iterable[str], *states: ResultState) -> list[ResultEntry]:
         wanted = set(task_uuids)
         return [e for e in self.entries if e.task_uuid in wanted and e.state in states]
 
     # ----- queries ----------------------------------------------------------------------------
 
-    def in_state(self, *states: ImageState) -> list[ImageEntry]:
+    def in_state(self, *states: ResultState) -> list[ResultEntry]:
         return [entry for entry in self.entries if entry.state in states]
 
     @property
-    def waiting(self) -> list[ImageEntry]:
+    def waiting(self) -> list[ResultEntry]:
         return self.in_state(*WAITING_STATES)
 
     @property
@@ -239,21 +240,21 @@ class ImageLedger:
         return max(deadlines) if deadlines else None
 
     @staticmethod
-    def first_submitted_at(entries: Iterable[ImageEntry]) -> float | None:
+    def first_submitted_at(entries: Iterable[ResultEntry]) -> float | None:
         """When the oldest of these images was first submitted: their polls are paced by its age."""
         times = [e.submitted_at for e in entries if e.submitted_at is not None]
         return min(times) if times else None
 
     def counts(self) -> dict[str, int]:
-        return {state.value: len(self.in_state(state)) for state in ImageState if self.in_state(state)}
+        return {state.value: len(self.in_state(state)) for state in ResultState if self.in_state(state)}
 
     # ----- persistence ------------------------------------------------------------------------
 
     @classmethod
-    def from_json(cls, value: Any) -> ImageLedger | None:
+    def from_json(cls, value: Any) -> ResultLedger | None:
         if not isinstance(value, dict) or "fingerprint" not in value:
             return None
-        entries = [ImageEntry.from_json(entry) for entry in value.get("entries", [])]
+        entries = [ResultEntry.from_json(entry) for entry in value.get("entries", [])]
         for entry in entries:  # ledgers from before the batch form had one fingerprint for all
             entry.fingerprint = entry.fingerprint or value["fingerprint"]
         return cls(fingerprint=value["fingerprint"], entries=entries)

@@ -30,7 +30,7 @@ from airflow_provider_runware.exceptions import (
     RunwareLostTaskError,
     RunwareValidationError,
 )
-from airflow_provider_runware.run.ledger import ImageEntry, ImageLedger, ImageState
+from airflow_provider_runware.run.ledger import ResultEntry, ResultLedger, ResultState
 
 if TYPE_CHECKING:
     from airflow_provider_runware.hooks.runware import RunwareHook
@@ -76,7 +76,7 @@ class SubmissionPlanner:
     log: logging.Logger | Any
     requests: list[TaskArguments]
     location: OutputLocation | None
-    object_name_for: Callable[[ImageEntry], str]
+    object_name_for: Callable[[ResultEntry], str]
     timeout: float
     webhook_url: str | None = None
     max_cost_usd: float | None = None
@@ -87,7 +87,7 @@ class SubmissionPlanner:
         """What this run's results are called in its log lines: images, videos or texts."""
         return results_noun(self.requests)
 
-    def reconcile(self, ledger: ImageLedger, now: float) -> None:
+    def reconcile(self, ledger: ResultLedger, now: float) -> None:
         """Ask Runware about every image an earlier try recorded as submitting or submitted."""
         earlier = ledger.waiting
         if not earlier:
@@ -102,7 +102,7 @@ class SubmissionPlanner:
             ", ".join(f"{count} {state}" for state, count in ledger.counts().items()),
         )
 
-    def _expire_unusable_urls(self, ledger: ImageLedger, now: float) -> None:
+    def _expire_unusable_urls(self, ledger: ResultLedger, now: float) -> None:
         """An image still running after its upload URL expired can never be stored: fail it by name."""
         if self.location is None:
             return
@@ -113,7 +113,7 @@ class SubmissionPlanner:
                 )
                 ledger.mark_lost(entry, expired.to_dict())
 
-    def guard_cost(self, entries: list[ImageEntry]) -> None:
+    def guard_cost(self, entries: list[ResultEntry]) -> None:
         estimates = [self._request(entry).estimated_cost(1) for entry in entries]
         estimate = None if None in estimates else round(sum(e for e in estimates if e is not None), 6)
         models = ", ".join(sorted({str(self._request(entry).model) for entry in entries}))
@@ -136,7 +136,7 @@ class SubmissionPlanner:
                 parameter="max_cost_usd",
             )
 
-    def log_plan(self, ledger: ImageLedger) -> None:
+    def log_plan(self, ledger: ResultLedger) -> None:
         for model in sorted({str(request.model) for request in self.requests}):
             warning = get_model_spec(model).lifecycle_warning()
             if warning:
@@ -146,12 +146,12 @@ class SubmissionPlanner:
             "Runware plan: %d %s; %d new to submit, %d already finished by an earlier try, %d still running",
             len(ledger.entries),
             self.noun,
-            counts.get(ImageState.PLANNED.value, 0),
-            counts.get(ImageState.FINISHED.value, 0) + counts.get(ImageState.STORED.value, 0),
+            counts.get(ResultState.PLANNED.value, 0),
+            counts.get(ResultState.FINISHED.value, 0) + counts.get(ResultState.STORED.value, 0),
             len(ledger.waiting),
         )
 
-    def _image_inputs(self, entry: ImageEntry) -> list[ImageInput]:
+    def _image_inputs(self, entry: ResultEntry) -> list[ImageInput]:
         """The entry's image inputs, each named by the argument (and batch row) it came from."""
         from airflow_provider_runware.storage.inputs import parse_image_input
 
@@ -161,7 +161,7 @@ class SubmissionPlanner:
             for argument, reference in self._request(entry).image_input_references()
         ]
 
-    def check_inputs(self, entries: list[ImageEntry]) -> None:
+    def check_inputs(self, entries: list[ResultEntry]) -> None:
         """Every input object exists before anything is submitted: a missing photo must not cost."""
         if self.inputs is None:
             return
@@ -172,12 +172,12 @@ class SubmissionPlanner:
                     self.inputs.check(image_input)
                     checked.add(image_input.reference)
 
-    def _request(self, entry: ImageEntry) -> TaskArguments:
+    def _request(self, entry: ResultEntry) -> TaskArguments:
         return self.requests[entry.row or 0]
 
-    def submit(self, ledger: ImageLedger, save: Callable[[ImageLedger], None]) -> None:
+    def submit(self, ledger: ResultLedger, save: Callable[[ResultLedger], None]) -> None:
         """Record the UUIDs as submitting, save, POST, then record Runware's answer and save again."""
-        to_submit = ledger.in_state(ImageState.PLANNED)
+        to_submit = ledger.in_state(ResultState.PLANNED)
         if not to_submit:
             return
         self.check_inputs(to_submit)
@@ -207,7 +207,7 @@ class SubmissionPlanner:
             )
         result.raise_for_errors()
 
-    def _wire_task(self, entry: ImageEntry, now: float) -> dict[str, Any]:
+    def _wire_task(self, entry: ResultEntry, now: float) -> dict[str, Any]:
         request = self._request(entry)
         task = request.wire_task(entry.task_uuid)
         task["deliveryMethod"] = "async"
@@ -227,7 +227,7 @@ class SubmissionPlanner:
         return request.checked_wire_task(task)
 
     def _resolve_inputs(
-        self, task: dict[str, Any], request: TaskArguments, entry: ImageEntry, expires_in: timedelta
+        self, task: dict[str, Any], request: TaskArguments, entry: ResultEntry, expires_in: timedelta
     ) -> None:
         """Swap each input reference for what Runware can fetch (a presigned GET, a URL or a UUID)."""
         assert self.inputs is not None
@@ -239,12 +239,12 @@ def results_noun(requests: list[TaskArguments]) -> str:
     return f"{requests[0].RESULT}s" if requests else "results"
 
 
-def record_poll(ledger: ImageLedger, state: PollState) -> None:
+def record_poll(ledger: ResultLedger, state: PollState) -> None:
     """Fold what a poll learnt into the ledger: finished images, and Runware's per-task answers."""
     record_event(ledger, state.result_dicts(), state.error_dicts())
 
 
-def record_event(ledger: ImageLedger, results: list[dict[str, Any]], errors: list[dict[str, Any]]) -> None:
+def record_event(ledger: ResultLedger, results: list[dict[str, Any]], errors: list[dict[str, Any]]) -> None:
     """The same for a trigger event's ``results`` and ``errors`` (plain dicts across processes).
 
     A "not found" answer is not a failed generation: the ledger decides whether the task never reached
@@ -261,6 +261,6 @@ def record_event(ledger: ImageLedger, results: list[dict[str, Any]], errors: lis
             ledger.mark_failed(task_uuid, error)
 
 
-def _only(entries: list[ImageEntry]) -> str:
+def _only(entries: list[ResultEntry]) -> str:
     """An error without a taskUUID can only be pinned on the task when there was one."""
     return entries[0].task_uuid if len(entries) == 1 else ""

@@ -12,7 +12,7 @@ from airflow_provider_runware.run.identity import (
     object_name,
     request_fingerprint,
 )
-from airflow_provider_runware.run.ledger import ImageLedger, ImageState, RequestPlan
+from airflow_provider_runware.run.ledger import RequestPlan, ResultLedger, ResultState
 
 TI = TaskInstanceIdentity("campaign", "scheduled__2026-11-25T06:00:00+00:00", "generate_images", 3)
 REQUEST = {
@@ -56,15 +56,15 @@ def uuid_for(index: int, generation: int) -> str:
     return derive_task_uuid(TI, index, "fp", generation)
 
 
-def plan(previous: ImageLedger | None, count: int, fingerprint: str = "fp") -> ImageLedger:
+def plan(previous: ResultLedger | None, count: int, fingerprint: str = "fp") -> ResultLedger:
     request = RequestPlan(row=None, fingerprint=fingerprint, images=count)
-    return ImageLedger.plan(previous, [request], lambda r, i, g: derive_task_uuid(TI, i, r.fingerprint, g))
+    return ResultLedger.plan(previous, [request], lambda r, i, g: derive_task_uuid(TI, i, r.fingerprint, g))
 
 
 def test_batch_rows_keep_their_own_images_when_another_row_changes() -> None:
-    def batch(previous: ImageLedger | None, prompts: list[str]) -> ImageLedger:
+    def batch(previous: ResultLedger | None, prompts: list[str]) -> ResultLedger:
         rows = [RequestPlan(row=row, fingerprint=prompt, images=1) for row, prompt in enumerate(prompts)]
-        return ImageLedger.plan(
+        return ResultLedger.plan(
             previous, rows, lambda r, i, g: derive_task_uuid(TI, i, r.fingerprint, g, row=r.row)
         )
 
@@ -76,7 +76,7 @@ def test_batch_rows_keep_their_own_images_when_another_row_changes() -> None:
     second = batch(first, ["a mug", "a teapot", "a vase"])
     assert second.entries[0] is first.entries[0]
     assert second.entries[2] is first.entries[2]
-    assert second.entries[1].state is ImageState.PLANNED
+    assert second.entries[1].state is ResultState.PLANNED
     assert second.entries[1].task_uuid not in first.task_uuids
 
 
@@ -84,7 +84,7 @@ def generation_failure(code: str = "inferenceError", category: str = "generation
     return {"code": code, "category": category, "message": "nope"}
 
 
-def submitted(count: int, now: float = 1000.0, timeout: float = 60.0) -> ImageLedger:
+def submitted(count: int, now: float = 1000.0, timeout: float = 60.0) -> ResultLedger:
     ledger = plan(None, count)
     ledger.mark_submitting(ledger.entries, now, timeout, upload_margin=900.0)
     ledger.mark_submitted(ledger.task_uuids)
@@ -95,9 +95,9 @@ def test_plan_reuses_finished_images_and_bumps_only_failed_generations() -> None
     ledger = submitted(3)
     ledger.mark_finished(uuid_for(0, 0), {"imageUUID": "i0"})
     ledger.mark_failed(uuid_for(1, 0), generation_failure())
-    replanned = plan(ImageLedger.from_json(ledger.to_json()), 3)
+    replanned = plan(ResultLedger.from_json(ledger.to_json()), 3)
     states = [e.state for e in replanned.entries]
-    assert states == [ImageState.FINISHED, ImageState.PLANNED, ImageState.SUBMITTED]
+    assert states == [ResultState.FINISHED, ResultState.PLANNED, ResultState.SUBMITTED]
     assert replanned.entries[0].task_uuid == uuid_for(0, 0)
     assert replanned.entries[1].generation == 1
     assert replanned.entries[1].task_uuid == uuid_for(1, 1)
@@ -118,7 +118,7 @@ def test_refusals_and_losses_are_never_silently_regenerated(code: str, category:
     ledger = submitted(1)
     ledger.mark_failed(uuid_for(0, 0), generation_failure(code, category))
     replanned = plan(ledger, 1)
-    assert replanned.entries[0].state is ImageState.FAILED
+    assert replanned.entries[0].state is ResultState.FAILED
     assert replanned.entries[0].generation == 0
 
 
@@ -126,14 +126,14 @@ def test_a_lost_task_stays_lost() -> None:
     ledger = submitted(1)
     ledger.mark_lost(ledger.entries[0], {"category": "lost", "message": "forgotten"})
     replanned = plan(ledger, 1)
-    assert replanned.entries[0].state is ImageState.LOST
+    assert replanned.entries[0].state is ResultState.LOST
     assert replanned.entries[0].task_uuid == uuid_for(0, 0)
 
 
 def test_a_transport_failure_never_moves_an_image() -> None:
     ledger = submitted(1)
     ledger.mark_failed("some-other-uuid", generation_failure())
-    assert ledger.entries[0].state is ImageState.SUBMITTED
+    assert ledger.entries[0].state is ResultState.SUBMITTED
 
 
 def test_deadline_and_upload_expiry_are_kept_by_a_resubmission_of_the_same_uuid() -> None:
@@ -152,7 +152,7 @@ def test_a_post_that_never_completed_may_be_sent_again_with_a_fresh_deadline() -
     ledger.mark_submitted([uuid_for(1, 0)])
     ledger.mark_unknown(uuid_for(0, 0), {"category": "lost"})
     ledger.mark_unknown(uuid_for(1, 0), {"category": "lost"})
-    assert [e.state for e in ledger.entries] == [ImageState.PLANNED, ImageState.LOST]
+    assert [e.state for e in ledger.entries] == [ResultState.PLANNED, ResultState.LOST]
     assert ledger.entries[0].deadline is None
     assert ledger.entries[0].task_uuid == uuid_for(0, 0), "same UUID: Runware answers a duplicate"
 
@@ -165,7 +165,7 @@ def test_storage_failures_keep_the_result_and_can_be_stored_later() -> None:
     assert entry.was_generated
     assert not entry.regenerates_on_retry
     ledger.mark_stored(entry, 12)
-    assert entry.state is ImageState.STORED
+    assert entry.state is ResultState.STORED
     assert entry.result == {"imageUUID": "i0", "cost": 0.02, "bytes": 12}
 
 
@@ -184,19 +184,19 @@ def test_legacy_ledgers_still_load() -> None:
             },
         ],
     }
-    ledger = ImageLedger.from_json(legacy)
+    ledger = ResultLedger.from_json(legacy)
     assert ledger is not None
-    assert [e.state for e in ledger.entries] == [ImageState.FINISHED, ImageState.FAILED]
+    assert [e.state for e in ledger.entries] == [ResultState.FINISHED, ResultState.FAILED]
     assert ledger.entries[1].regenerates_on_retry
 
 
 def test_a_changed_request_starts_a_new_ledger() -> None:
     ledger = submitted(2)
     fresh = plan(ledger, 2, fingerprint="other")
-    assert [e.state for e in fresh.entries] == [ImageState.PLANNED, ImageState.PLANNED]
+    assert [e.state for e in fresh.entries] == [ResultState.PLANNED, ResultState.PLANNED]
     assert not set(fresh.task_uuids) & set(ledger.task_uuids)
 
 
 def test_garbage_in_the_store_is_ignored() -> None:
-    assert ImageLedger.from_json(None) is None
-    assert ImageLedger.from_json({"unexpected": 1}) is None
+    assert ResultLedger.from_json(None) is None
+    assert ResultLedger.from_json({"unexpected": 1}) is None
