@@ -49,8 +49,10 @@ def parse_task_uuids(value: Any) -> list[str]:
 
 
 class RunwareTaskSensor(BaseSensorOperator):
-    """Wait until Runware tasks are done; returns one small record per image, with the operator's keys
-    (``task_uuid``, ``image_uuid``, ``image_url``, ``seed``, ``cost``, ``nsfw``; never base64).
+    """Wait until Runware tasks are done; returns one small record per result, with the operators' keys
+    (``task_uuid``, then ``image_uuid``/``image_url``, ``video_uuid``/``video_url`` or ``text``, and
+    ``seed``, ``cost``, ``nsfw`` where Runware reports them; never base64). Works for every task type
+    an operator submits with ``wait_for_completion=False``.
 
     :param task_uuids: Task UUIDs to wait for (a list, e.g. ``submit.output``, or a string). Templated.
     :param number_results: Images expected per task UUID.
