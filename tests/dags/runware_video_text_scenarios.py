@@ -13,6 +13,7 @@ from airflow.sdk import DAG, Param
 
 from airflow_provider_runware.operators.text import RunwareImageCaptionOperator, RunwarePromptEnhanceOperator
 from airflow_provider_runware.operators.video import RunwareVideoInferenceOperator
+from airflow_provider_runware.sensors.runware import RunwareTaskSensor
 
 VIDEO: dict[str, Any] = {
     "model": "klingai:kling-video@3-standard",
@@ -78,6 +79,19 @@ with scenario("runware_video_cost_guard"):
         max_cost_usd=1.0,
         **VIDEO,
     )
+
+# Submit now, wait elsewhere: the sensor waits for videos as for images.
+with scenario("runware_video_submit_and_sense"):
+    submitted = RunwareVideoInferenceOperator(
+        task_id="submit",
+        positive_prompt="a paper boat on a pond",
+        width=1280,
+        height=720,
+        number_results=2,
+        wait_for_completion=False,
+        **VIDEO,
+    )
+    RunwareTaskSensor(task_id="wait", task_uuids=submitted.output, deferrable=True, poll_interval=0.5)
 
 with scenario("runware_text_tasks"):
     captions = RunwareImageCaptionOperator(

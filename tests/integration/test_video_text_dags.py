@@ -154,6 +154,19 @@ def test_a_retry_regenerates_only_the_failed_video(airflow: EmulatorHandle) -> N
     assert sorted(video["index"] for video in returned(outcome)) == [0, 1]
 
 
+def test_the_sensor_waits_for_videos_submitted_elsewhere(airflow: EmulatorHandle) -> None:
+    outcome = run_dag(SCENARIOS, "runware_video_submit_and_sense")
+    assert outcome.tasks == {"submit": ("success", 1), "wait": ("success", 1)}, outcome.tasks
+    (uuids,) = outcome.xcom("submit")
+    videos = returned(outcome, "wait")
+    assert sorted(video["task_uuid"] for video in videos) == sorted(uuids)
+    for video in videos:
+        assert video["video_url"].startswith(f"{airflow.root_url}/videos/")
+        assert video["video_uuid"]
+        assert "image_uuid" not in video
+    assert set(videos_submitted(airflow).values()) == {1}
+
+
 def test_the_cost_guard_refuses_videos_before_any_post(airflow: EmulatorHandle) -> None:
     outcome = run_dag(SCENARIOS, "runware_video_cost_guard")
     assert outcome.tasks == {"generate": ("failed", 1)}, outcome.tasks
