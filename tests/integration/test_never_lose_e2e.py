@@ -19,7 +19,7 @@ from airflow_services import AirflowServices, airflow_services
 from emulator_handle import EmulatorHandle
 
 REPO = Path(__file__).resolve().parents[2]
-DEADLINE_LINE = re.compile(r"images' deadline (\S+)\)")
+DEADLINE_LINE = re.compile(r"their deadline (\S+)\)")
 
 
 def xcom_values(services: AirflowServices, dag_id: str) -> list[Any]:

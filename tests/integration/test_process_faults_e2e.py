@@ -4,9 +4,10 @@ whichever Airflow line the suite runs: every image and video is reported and non
 ledger lives in this line's home (task_state_store from 3.3, an Airflow Variable below), so this is also
 the ledger's test across real process deaths and a user's Clear.
 
-Airflow 3.0's task supervisor fails a task whose process was killed without using its retries (3.1
-added the retry), so on 3.0 the killed task is cleared by hand, as its user would, and must then
-finish from the ledger without paying again.
+Airflow 3.0's task supervisor may fail a task whose process was killed without using its retries (3.1
+added the retry; on 3.0.2 the image task was failed and the video task retried), so on 3.0 a killed
+task that failed is cleared by hand, as its user would, and must then finish from the ledger without
+paying again.
 """
 
 from __future__ import annotations
@@ -65,10 +66,10 @@ def kill_when_waiting(services: AirflowServices, dag_id: str, ready: Any) -> Non
 
 
 def finish_killed_run(services: AirflowServices, dag_id: str, run_id: str) -> None:
-    """The killed task's run ends in success on its second try (on 3.0, after the user's clear)."""
+    """The killed task's run ends in success on its second try. Airflow 3.0 may fail a killed task
+    without using its retries (3.1 always retries it); its user then clears it, as here."""
     state = services.wait_for_run(dag_id, run_id, timeout=240)
-    if not RETRIES_A_KILLED_TASK:
-        assert state == "failed", "Airflow 3.0 fails a killed task without retrying it"
+    if state == "failed" and not RETRIES_A_KILLED_TASK:
         cleared = services.airflow("tasks", "clear", dag_id, "--yes")
         assert cleared.returncode == 0, cleared.stderr[-2000:]
         wait_for("the cleared run to start again", lambda: services.run_state(dag_id, run_id) != "failed")
