@@ -1,5 +1,5 @@
 # The two commands a user needs: `make demo` and `make test`. Each installs what it needs itself.
-# `make bench` measures the performance goals (see the README's Performance section).
+# `make bench` measures the performance goals (see docs/performance.md).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

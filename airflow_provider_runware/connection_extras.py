@@ -1,7 +1,7 @@
 """The ``runware`` connection's extras: one typed model that both the hook and the UI form read.
 
 ``get_provider_info`` builds the connection form's ``conn-fields`` from this model, so every extra the
-hook understands (and the README documents) is in the form, with the same default and bounds. Only
+hook understands (and docs/guide.md documents) is in the form, with the same default and bounds. Only
 pydantic is imported here (Airflow has already loaded it): no HTTP client, no hook.
 """
 

@@ -87,15 +87,15 @@ def test_the_hook_form_of_airflow_3_0_and_3_1() -> None:
 
 
 @needs_form_from_provider_info
-def test_connection_form_has_every_extra_the_hook_reads_and_the_readme_documents() -> None:
+def test_connection_form_has_every_extra_the_hook_reads_and_the_docs_document() -> None:
     from airflow.providers_manager import ProvidersManager
 
     from airflow_provider_runware.hooks.runware import ConnectionExtras
 
     widgets = ProvidersManager().connection_form_widgets
     hook_extras = set(ConnectionExtras.model_fields)
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    documented = set(re.findall(r"^\| Extra `(\w+)` \|", readme, flags=re.MULTILINE))
+    guide = (Path(__file__).parents[2] / "docs" / "guide.md").read_text()
+    documented = set(re.findall(r"^\| Extra `(\w+)` \|", guide, flags=re.MULTILINE))
     assert documented == hook_extras == {"timeout", "max_retries", "max_retry_seconds"}
     assert {f"extra__runware__{name}" for name in hook_extras} <= set(widgets)
 
