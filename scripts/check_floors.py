@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -114,6 +115,19 @@ def run(command: list[str], cwd: str | None = None) -> str:
     return completed.stdout
 
 
+def clean_source(destination: Path) -> Path:
+    """The checkout's files as git sees them (tracked, and untracked ones it does not ignore), copied to
+    ``destination``: building from the checkout itself would ship whatever a previous build left in
+    ``build/``, such as modules that have since moved."""
+    listed = run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=str(ROOT))
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination / name)
+    return destination
+
+
 def install_and_import(
     uv: str, floors: dict[str, str], pins: list[str], exclude_newer: str
 ) -> dict[str, Any]:
@@ -123,7 +137,7 @@ def install_and_import(
         venv = Path(tmp) / "venv"
         run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)])
         python = str(venv / "bin" / "python")
-        target = f"{ROOT}[{','.join(EXTRAS)}]"
+        target = f"{clean_source(Path(tmp) / 'src')}[{','.join(EXTRAS)}]"
         run(
             [
                 uv,
