@@ -11,7 +11,6 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
-from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -26,6 +25,7 @@ from airflow_provider_runware.exceptions import (
     class_for_code,
     error_class_for,
 )
+from airflow_provider_runware.tasks.base import ResultKind
 from airflow_provider_runware.tasks.image_inference import validate_image_inference
 
 URL_IN_TEXT = re.compile(r"https?://[^\s\"'<>]+")
@@ -95,14 +95,6 @@ class ImageInferenceRequest(_Wire):
     @property
     def expected_results(self) -> int:
         return self.number_results or 1
-
-
-class ResultKind(StrEnum):
-    """What a task type's results are: files (stored through ``uploadEndpoint``) or a short text."""
-
-    IMAGE = "image"
-    VIDEO = "video"
-    TEXT = "text"
 
 
 class TaskResult(_Wire):

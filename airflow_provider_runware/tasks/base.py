@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, ClassVar, Literal
+from enum import StrEnum
+from typing import Any, ClassVar
 
 from airflow_provider_runware.catalog.image_models import get_model_spec
 from airflow_provider_runware.catalog.modelspec import IntRange
@@ -36,7 +37,15 @@ INTEGER_PARAMETERS = frozenset(
     {"width", "height", "numberResults", "outputQuality", "ttl", "upscaleFactor", "duration", "fps"}
     | {"promptMaxLength", "promptVersions"}
 )
-ResultKind = Literal["image", "video", "text"]
+
+
+class ResultKind(StrEnum):
+    """What a task type's results are: files (images, videos) that can be stored at an output location,
+    or a short text returned in XCom. The wire types (``api.schemas.TaskResult``) read the same kinds."""
+
+    IMAGE = "image"
+    VIDEO = "video"
+    TEXT = "text"
 
 
 @dataclass(kw_only=True)
@@ -51,7 +60,7 @@ class TaskArguments:
     # The arguments that are image inputs (a URI, URL or imageUUID each, or a list of them).
     IMAGE_INPUTS: ClassVar[tuple[str, ...]] = ()
     # What one result is; files (images, videos) can be stored at an output location, texts go to XCom.
-    RESULT: ClassVar[ResultKind] = "image"
+    RESULT: ClassVar[ResultKind] = ResultKind.IMAGE
     # The wire parameter that asks one task for several results (``numberResults``): the run asks each
     # result as its own task (its own taskUUID, ledger entry and upload URL), so it sends 1.
     COUNT_PARAMETER: ClassVar[str | None] = None

@@ -93,7 +93,7 @@ class ImageCaptionArguments(TaskArguments):
     """``imageCaption``: one description (text) per input image."""
 
     TASK_TYPE: ClassVar[str] = TASK_TYPE
-    RESULT: ClassVar[ResultKind] = "text"
+    RESULT: ClassVar[ResultKind] = ResultKind.TEXT
     PARAMETERS: ClassVar[Mapping[str, str]] = {"input_image": "inputImage", "prompt": "prompt"}
     IMAGE_INPUTS: ClassVar[tuple[str, ...]] = ("input_image",)
 

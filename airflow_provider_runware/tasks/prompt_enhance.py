@@ -78,7 +78,7 @@ class PromptEnhanceArguments(TaskArguments):
     (``promptVersions`` 1), so each version is paid for once and recorded on its own."""
 
     TASK_TYPE: ClassVar[str] = TASK_TYPE
-    RESULT: ClassVar[ResultKind] = "text"
+    RESULT: ClassVar[ResultKind] = ResultKind.TEXT
     COUNT_PARAMETER: ClassVar[str | None] = "promptVersions"
     PARAMETERS: ClassVar[Mapping[str, str]] = {
         "prompt": "prompt",

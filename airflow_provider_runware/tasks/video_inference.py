@@ -278,7 +278,7 @@ class VideoInferenceArguments(FileTaskArguments):
     the imageUUIDs of earlier results), sent as Runware's ``inputs.frameImages``."""
 
     TASK_TYPE: ClassVar[str] = TASK_TYPE
-    RESULT: ClassVar[ResultKind] = "video"
+    RESULT: ClassVar[ResultKind] = ResultKind.VIDEO
     COUNT_PARAMETER: ClassVar[str | None] = "numberResults"
     PARAMETERS: ClassVar[Mapping[str, str]] = {
         "positive_prompt": "positivePrompt",

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_runware.api.schemas import ApiResponse, PollState, ResultKind, TaskResult
+from airflow_provider_runware.api.schemas import ApiResponse, PollState, TaskResult
 from airflow_provider_runware.hooks.runware import summarize_submission
 from airflow_provider_runware.run.records import result_records
+from airflow_provider_runware.tasks.base import ResultKind
 
 VIDEO_UUID = "12c20a98-991b-459f-b3a3-41741a7dfd19"
 # https://runware.ai/docs/models/minimax-hailuo-2-3/examples (getResponse adds "status": "success")

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_runware.api.schemas import ResultKind, TaskResult
+from airflow_provider_runware.api.schemas import TaskResult
 from airflow_provider_runware.run.records import result_fields
+from airflow_provider_runware.tasks.base import ResultKind
 
 TASK = "12c20a98-991b-459f-b3a3-41741a7dfd19"
 # https://runware.ai/docs/models/minimax-hailuo-2-3/examples ("Submerged Grand Piano Ballroom" response)
