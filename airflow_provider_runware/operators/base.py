@@ -11,8 +11,10 @@ worker imports when the task runs (DAG parsing pays for neither HTTP clients nor
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Mapping, Sequence
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -50,6 +52,18 @@ COMMON_TEMPLATE_FIELDS = (
 
 class RunwareModelLifecycleWarning(UserWarning):
     """A DAG uses a model Runware has deprecated or retired; the message names the replacement."""
+
+
+def _dag_file_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the DAG file's line that built the operator: past
+    this provider's frames and Airflow's operator machinery, however many base classes sit between."""
+    frame: FrameType | None = sys._getframe(1)
+    level = 1
+    while frame is not None and str(frame.f_globals.get("__name__", "")).startswith(
+        ("airflow_provider_runware.", "airflow.sdk.", "airflow.models.")
+    ):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class RunwareTaskOperator(BaseOperator):
@@ -172,7 +186,7 @@ class RunwareTaskOperator(BaseOperator):
         if at_parse_time and "model" not in templated:
             warning = get_model_spec(str(self.model)).lifecycle_warning()
             if warning:
-                warnings.warn(warning, RunwareModelLifecycleWarning, stacklevel=3)
+                warnings.warn(warning, RunwareModelLifecycleWarning, stacklevel=_dag_file_stacklevel())
         if self.timeout <= 0 or self.poll_interval <= 0:
             from airflow_provider_runware.exceptions import RunwareValidationError
 

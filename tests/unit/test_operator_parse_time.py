@@ -97,8 +97,11 @@ def test_deferrable_defaults_to_airflow_config() -> None:
 def test_a_retired_model_warns_at_parse_time_naming_the_date_and_replacement() -> None:
     from airflow_provider_runware.operators.runware import RunwareModelLifecycleWarning
 
-    with pytest.warns(RunwareModelLifecycleWarning, match=r"retired since 2026-05-12.*migrate to"):
+    with pytest.warns(RunwareModelLifecycleWarning, match=r"retired since 2026-05-12.*migrate to") as caught:
         make(model="openai:2@2")
+    # It points at the DAG author's line (here, make's), not into the provider or Airflow.
+    (warning,) = [w for w in caught if issubclass(w.category, RunwareModelLifecycleWarning)]
+    assert warning.filename == __file__
 
 
 def test_a_live_or_templated_model_does_not_warn() -> None:
