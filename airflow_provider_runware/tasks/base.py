@@ -156,7 +156,13 @@ class TaskArguments:
 
     @property
     def expected_results(self) -> int:
-        return 1
+        """How many results the request asks for: the (rendered) argument behind ``COUNT_PARAMETER``,
+        else 1."""
+        if self.COUNT_PARAMETER is None:
+            return 1
+        argument = next(name for name, wire in self.PARAMETERS.items() if wire == self.COUNT_PARAMETER)
+        value = coerce_rendered(self.COUNT_PARAMETER, getattr(self, argument))
+        return value if isinstance(value, int) else 1
 
     def estimated_cost(self, images: int) -> float | None:
         """What ``images`` results cost at most; ``None`` when no documented price covers them."""

@@ -226,11 +226,6 @@ class InferenceArguments(FileTaskArguments):
 
         return ImageInferenceRequest.from_wire(task).to_wire()
 
-    @property
-    def expected_results(self) -> int:
-        value = coerce_rendered("numberResults", self.number_results)
-        return value if isinstance(value, int) else 1
-
     def estimated_cost(self, images: int) -> float | None:
         """The catalog's price for this size (its dearest documented one when the size is unknown)."""
         width = coerce_rendered("width", self.width)

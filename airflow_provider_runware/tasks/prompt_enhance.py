@@ -27,7 +27,7 @@ from airflow_provider_runware.catalog.rules import (
     check_task_uuid,
     check_url,
 )
-from airflow_provider_runware.tasks.base import ResultKind, TaskArguments, coerce_rendered
+from airflow_provider_runware.tasks.base import ResultKind, TaskArguments
 
 TASK_TYPE = "promptEnhance"
 
@@ -92,11 +92,6 @@ class PromptEnhanceArguments(TaskArguments):
 
     def rule_violations(self, task: Mapping[str, Any]) -> list[Violation]:
         return validate_prompt_enhance(task)
-
-    @property
-    def expected_results(self) -> int:
-        value = coerce_rendered("promptVersions", self.prompt_versions)
-        return value if isinstance(value, int) else 1
 
     def estimated_cost(self, images: int) -> float | None:
         """The prompt-enhancer page states no price: ``max_cost_usd`` refuses rather than guess."""

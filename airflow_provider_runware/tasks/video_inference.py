@@ -38,7 +38,6 @@ from airflow_provider_runware.tasks.base import (
     FileTaskArguments,
     ResultKind,
     as_reference_list,
-    coerce_rendered,
 )
 
 TASK_TYPE = "videoInference"
@@ -356,11 +355,6 @@ class VideoInferenceArguments(FileTaskArguments):
             if isinstance(item, Mapping)
         ]
         return {"frame_images": shown} if shown else {}
-
-    @property
-    def expected_results(self) -> int:
-        value = coerce_rendered("numberResults", self.number_results)
-        return value if isinstance(value, int) else 1
 
     def estimated_cost(self, images: int) -> float | None:
         """The documented price of ``images`` videos of this duration and size (never an undershoot:
