@@ -23,7 +23,7 @@ from airflow_provider_runware.emulator.imaging import apply_inputs
 from airflow_provider_runware.emulator.input_support import InputSupport, support_of
 from airflow_provider_runware.emulator.inputs import InputError, check_input, code_for, invalid, load_input
 from airflow_provider_runware.emulator.render import encode, render_picture
-from airflow_provider_runware.emulator.responses import ApiError, Outcome, api_error, failure
+from airflow_provider_runware.emulator.responses import ApiError, Outcome, api_error, failure, violation_error
 from airflow_provider_runware.emulator.state import EmulatorState, TaskRecord
 from airflow_provider_runware.emulator.submission import TaskKind
 from airflow_provider_runware.tasks.image_inference import DOCS_URL, validate_image_inference
@@ -42,14 +42,8 @@ def parameter_docs(parameter: str) -> str:
 
 
 def validation_error(violation: Violation, task_uuid: Any) -> ApiError:
-    return api_error(
-        400,
-        violation.code,
-        violation.message(),
-        parameter=violation.parameter,
-        task_type=TASK_TYPE,
-        task_uuid=task_uuid,
-        documentation=parameter_docs(violation.parameter),
+    return violation_error(
+        violation, task_type=TASK_TYPE, task_uuid=task_uuid, documentation=parameter_docs(violation.parameter)
     )
 
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
+from airflow_provider_runware.catalog.rules import Violation
+
 DOCS_ROOT = "https://runware.ai/docs"
 ERRORS_DOCS = f"{DOCS_ROOT}/platform/errors"
 POLLING_DOCS = f"{DOCS_ROOT}/platform/task-polling"
@@ -56,6 +58,19 @@ def api_error(
         **extra,
     }
     return ApiError(http_status, body)
+
+
+def violation_error(violation: Violation, *, task_type: str, task_uuid: Any, documentation: str) -> ApiError:
+    """A 400 refusing one broken rule of the client's rule functions, as Runware words it."""
+    return api_error(
+        400,
+        violation.code,
+        violation.message(),
+        parameter=violation.parameter,
+        task_type=task_type,
+        task_uuid=task_uuid,
+        documentation=documentation,
+    )
 
 
 def failure(status: int, code: str, message: str, **fields: Any) -> Outcome:

@@ -30,7 +30,7 @@ from airflow_provider_runware.catalog import caption_models, prompt_enhance_mode
 from airflow_provider_runware.catalog.rules import Violation
 from airflow_provider_runware.emulator.generation import OutputParams, Produced, Production
 from airflow_provider_runware.emulator.inputs import check_input, load_input
-from airflow_provider_runware.emulator.responses import ApiError, api_error
+from airflow_provider_runware.emulator.responses import ApiError, api_error, violation_error
 from airflow_provider_runware.emulator.state import EmulatorState, TaskRecord
 from airflow_provider_runware.emulator.submission import TaskKind
 from airflow_provider_runware.tasks.image_caption import caption_inputs_of, validate_image_caption
@@ -116,11 +116,8 @@ def _errors(
     task_type: str, docs: str, task: Mapping[str, Any], violations: Iterable[Violation]
 ) -> list[ApiError]:
     return [
-        api_error(
-            400,
-            violation.code,
-            violation.message(),
-            parameter=violation.parameter,
+        violation_error(
+            violation,
             task_type=task_type,
             task_uuid=task.get("taskUUID"),
             documentation=f"{docs}#request-{violation.parameter.split('[')[0].lower()}",

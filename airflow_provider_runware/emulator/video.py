@@ -21,7 +21,7 @@ from airflow_provider_runware.catalog.video_models import VIDEO_API_REFERENCE, g
 from airflow_provider_runware.emulator.generation import OutputParams, Produced, Production
 from airflow_provider_runware.emulator.inference import seed_for
 from airflow_provider_runware.emulator.inputs import check_input, load_input
-from airflow_provider_runware.emulator.responses import ApiError, api_error
+from airflow_provider_runware.emulator.responses import ApiError, api_error, violation_error
 from airflow_provider_runware.emulator.state import EmulatorState, Settings, TaskRecord
 from airflow_provider_runware.emulator.submission import TaskKind
 from airflow_provider_runware.emulator.video_render import (
@@ -52,16 +52,8 @@ def refuse(state: EmulatorState, task: Mapping[str, Any]) -> list[ApiError]:
     """The rule function's violations, then each frame image's form (as for every image input)."""
     task_uuid = task.get("taskUUID")
     errors = [
-        api_error(
-            400,
-            violation.code,
-            violation.message(),
-            parameter=violation.parameter,
-            task_type=TASK_TYPE,
-            task_uuid=task_uuid,
-            documentation=docs(violation.parameter),
-        )
-        for violation in validate_video_inference(task)
+        violation_error(v, task_type=TASK_TYPE, task_uuid=task_uuid, documentation=docs(v.parameter))
+        for v in validate_video_inference(task)
     ]
     if errors:
         return errors
