@@ -26,7 +26,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_provider_runware.exceptions import RunwareError
@@ -44,6 +44,8 @@ VARIABLE_RETENTION_SECONDS = 30 * 24 * 3600
 
 class RunwareLedgerError(RunwareError):
     """The ledger could not be written or read back: the task stops before it pays for anything."""
+
+    reason: str = "The Runware ledger could not be written"
 
 
 class LedgerHome(Protocol):
@@ -165,7 +167,20 @@ def ledger_home(context: Mapping[str, Any], identity: TaskInstanceIdentity) -> L
 
 def _write_failed(where: str, err: Exception | None) -> RunwareLedgerError:
     cause = f" ({type(err).__name__}: {err})" if err is not None else " (it did not read back as written)"
+    error = RunwareLedgerError(
+        f"The Runware ledger could not be written to {where}{cause}: the task stops here, and it never "
+        "submits anything it could not record first, so no image is paid for without a record"
+    )
+    error.reason = f"The Runware ledger could not be written to {where}{cause}"
+    return error
+
+
+def answer_not_recorded(error: RunwareLedgerError, task_uuids: Sequence[str]) -> RunwareLedgerError:
+    """The save after a POST failed: Runware may have these tasks, and the ledger still says
+    ``submitting`` for them, which is what makes the next try ask before it pays."""
     return RunwareLedgerError(
-        f"The Runware ledger could not be written to {where}{cause}: the task stops before "
-        "submitting anything it could not record, so no image is paid for without a record"
+        f"{error.reason} after {len(task_uuids)} tasks were sent to Runware (taskUUIDs "
+        f"{', '.join(task_uuids)}), so Runware's answer is not recorded. The ledger still holds them "
+        "as submitting: the next try asks Runware about them (getResponse) before it submits "
+        "anything, and sends again only those Runware never received, under the same taskUUIDs"
     )
