@@ -11,6 +11,8 @@ submission and generation per taskUUID, i.e. every payment.
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -137,3 +139,50 @@ def test_an_answer_that_cannot_be_recorded_is_asked_for_before_paying_again(
     assert accepted(runware) == Counter(dict.fromkeys(uuids, 1)), "each image was submitted once"
     assert len(runware.tasks_of_type("imageInference")) == 2, "and try 2 sent no second POST"
     assert generated(runware) == Counter(dict.fromkeys(uuids, 1))
+
+
+def wait_for(what: str, check: Any, timeout: float = 120.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_two_tries_of_one_task_instance_at_once_pay_once(
+    front_and_services: tuple[ExecutionApiFront, AirflowServices], runware: EmulatorHandle
+) -> None:
+    """Try 1 hangs in its first ledger write, so it sends no heartbeat either; the scheduler takes it
+    for dead and starts try 2 (a new task instance id) while try 1 still runs. Try 2 submits, then try
+    1's write goes through: on 3.3 the API refuses it (404, try 1 stops before any POST); below 3.3 the
+    Variable takes it, late, over try 2's ledger, and try 2 writes its own again instead of failing."""
+    front, services = front_and_services
+    front.hold_ledger_writes()
+    run_id = services.trigger("two_tries_at_once", {})
+    wait_for("try 1's first ledger write to hang", lambda: front.writes("hold"))
+    wait_for("try 2 to start while try 1 runs, and submit", lambda: len(accepted(runware)) == 2, 180)
+    front.release()
+    assert services.wait_for_run("two_tries_at_once", run_id, timeout=180) == "success"
+    assert tries(services, "two_tries_at_once") == ("success", 2)
+    uuids = sorted(image["task_uuid"] for image in returned_images(services, "two_tries_at_once"))
+    assert len(uuids) == 2
+    ((pid,),) = services.query(
+        "SELECT pid FROM task_instance_history WHERE dag_id = 'two_tries_at_once' AND try_number = 1"
+    )
+    wait_for("try 1's process to end", lambda: not process_alive(int(pid)))
+    assert accepted(runware) == Counter(dict.fromkeys(uuids, 1)), "each image was accepted once"
+    assert len(runware.tasks_of_type("imageInference")) == 2, "try 1 sent no POST"
+    assert generated(runware) == Counter(dict.fromkeys(uuids, 1)), "and each was generated once"
+    first = try_logs(services, "two_tries_at_once")[1]
+    assert not any(uuid in first for uuid in uuids), "try 1 reports none of try 2's images as its own"
+    assert "Image 1/2" in try_logs(services, "two_tries_at_once")[2]
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
