@@ -89,11 +89,11 @@ class VariableHome:
 
     Each value names the try that wrote it: its number, and its task instance id, a UUIDv7 that Airflow
     makes anew for every try (a retry, a clear, a re-created run), so a later try's id sorts after an
-    earlier one's. Airflow normally runs one try of a task instance at a time,
-    but a try the scheduler took for dead (its heartbeats stopped reaching the API) can still be
-    running when the next try starts, and a Variable, unlike 3.3's task_state_store, does not refuse the
-    old try's writes. So a try never overwrites a newer try's ledger (it stops instead, submitting
-    nothing more), and rewrites its own when an older try's late write landed over it.
+    earlier one's. Airflow runs one try of a task instance at a time, but a try the scheduler took for
+    dead (its heartbeats stopped reaching the API) can still be running when the next try starts, and
+    a Variable, unlike 3.3's task_state_store, does not refuse the old try's writes. So a try never
+    overwrites a later try's ledger (it stops instead, submitting nothing more), and writes its own
+    again when an earlier try's late write landed over it.
     """
 
     def __init__(self, identity: TaskInstanceIdentity, try_id: str = "", try_number: int = 0) -> None:

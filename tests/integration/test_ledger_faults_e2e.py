@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from airflow_lines import requires_airflow
 from airflow_services import AirflowServices, airflow_services
 from emulator_handle import EmulatorHandle
 from execution_api_front import ExecutionApiFront, execution_api_front
@@ -26,6 +27,14 @@ from servers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 LEDGER_ERROR = "The Runware ledger could not be written"
+# Airflow 3.0's task runner sends a Variable write without reading an answer, but its supervisor does
+# answer a failed one: every later request of the task reads the answer to the one before. The ledger
+# still stops the try before any POST (its read-back gets the write's error), but Airflow's own
+# failure handling then meets a mismatched answer, the supervisor never returns, and the LocalExecutor
+# slot never runs the retry (measured on 3.0.2; 3.1 pairs each answer with its request).
+FAILED_VARIABLE_WRITE_DESYNCS = requires_airflow(
+    "3.1", why="a task runner that survives a refused Variable write (its answers fall out of step)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +106,7 @@ def generated(runware: EmulatorHandle) -> Counter[str]:
     return Counter(entry["taskUUID"] for entry in runware.requests("generation"))
 
 
+@FAILED_VARIABLE_WRITE_DESYNCS
 def test_a_ledger_that_cannot_be_written_means_no_post(
     front_and_services: tuple[ExecutionApiFront, AirflowServices], runware: EmulatorHandle
 ) -> None:
@@ -116,6 +126,7 @@ def test_a_ledger_that_cannot_be_written_means_no_post(
     assert generated(runware) == Counter(dict.fromkeys(uuids, 1))
 
 
+@FAILED_VARIABLE_WRITE_DESYNCS
 def test_an_answer_that_cannot_be_recorded_is_asked_for_before_paying_again(
     front_and_services: tuple[ExecutionApiFront, AirflowServices], runware: EmulatorHandle
 ) -> None:
