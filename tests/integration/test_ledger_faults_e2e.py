@@ -162,6 +162,11 @@ def wait_for(what: str, check: Any, timeout: float = 120.0) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@requires_airflow(
+    "3.1",
+    why="a supervisor that outlives a hung API call: 3.0.2's raises out of supervise() on the read "
+    "timeout and leaves its task runner orphaned and spinning, which no harness can stop",
+)
 def test_two_tries_of_one_task_instance_at_once_pay_once(
     front_and_services: tuple[ExecutionApiFront, AirflowServices], runware: EmulatorHandle
 ) -> None:
