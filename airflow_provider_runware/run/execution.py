@@ -115,8 +115,10 @@ class TaskRun:
         return ResultLedger.from_json(self.ledger_home.load())
 
     def _save_ledger(self, ledger: ResultLedger) -> None:
-        self.operator._ledger = ledger
+        """Only a saved ledger becomes the one ``on_kill`` reports: an entry whose "submitting" could
+        not be saved was never sent, and may be another try's to report."""
         self.ledger_home.save(ledger.to_json())
+        self.operator._ledger = ledger
 
     def _planner(self) -> SubmissionPlanner:
         return SubmissionPlanner(
