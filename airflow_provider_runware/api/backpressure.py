@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 OVERLOAD_STATUSES = frozenset({429, 503})
 FIRST_COOL_DOWN = 1.0
-MAX_COOL_DOWN = 60.0
+MAX_COOL_DOWN = 10.0
 VARIABLE_PREFIX = "runware_cooldown_"
 
 log = logging.getLogger(__name__)

@@ -77,6 +77,7 @@ class ClientSettings:
     timeout: float
     max_retries: int
     max_retry_seconds: float
+    max_images_in_flight: int | None = None
 
     @classmethod
     def from_connection(cls, conn: Connection, extra: Mapping[str, Any]) -> ClientSettings:
@@ -98,6 +99,7 @@ class ClientSettings:
             timeout=extras.timeout,
             max_retries=extras.max_retries,
             max_retry_seconds=extras.max_retry_seconds,
+            max_images_in_flight=extras.max_images_in_flight,
         )
 
     def headers(self) -> dict[str, str]:
