@@ -10,7 +10,8 @@ out before it is sent:
   held in memory, shared by every hook of the connection;
 - **across processes** (Celery workers, other machines of one deployment) a task process also keeps it
   in the Airflow Variable ``runware_cooldown_<conn_id>`` (epoch seconds), which every task process
-  reads before it submits. Workers reach Variables through the task SDK, nothing else is needed.
+  reads before its requests (at most once a second). Workers reach Variables through the task SDK,
+  nothing else is needed.
 
 The Variable is advisory and race-tolerant by construction: each process only ever moves its own
 cool-down *later* (the maximum of what it knows and what it reads), so a lost update (two writers at
@@ -35,8 +36,11 @@ from dataclasses import dataclass, field
 
 OVERLOAD_STATUSES = frozenset({429, 503})
 FIRST_COOL_DOWN = 1.0
-MAX_COOL_DOWN = 10.0
+MAX_COOL_DOWN = 5.0
 VARIABLE_PREFIX = "runware_cooldown_"
+# A task process reads the shared Variable at most this often (a blocking wait polls every fraction of
+# a second early on: one Execution API call per poll would load the api-server for nothing).
+REFRESH_SECONDS = 1.0
 
 log = logging.getLogger(__name__)
 
@@ -114,10 +118,13 @@ class SharedCoolDown:
         self.key = variable_key(cool_down.key)
         self.enabled = in_task_process()
         self.written = 0.0
+        self.read_at = -REFRESH_SECONDS
 
     def refresh(self) -> None:
-        if not self.enabled:
+        now = time.monotonic()
+        if not self.enabled or now - self.read_at < REFRESH_SECONDS:
             return
+        self.read_at = now
         from airflow.sdk import Variable
 
         try:
