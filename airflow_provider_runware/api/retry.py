@@ -80,6 +80,9 @@ class stop_after_own_attempts(stop_base):
         return self.failures >= self.attempts
 
 
+FREE_OVERLOAD_NOTE = " (a submission's overload answers do not count against max_retries)"
+
+
 def retry_policy(
     *,
     max_retries: int,
@@ -87,20 +90,27 @@ def retry_policy(
     warn: Callable[..., Any],
     backoff_max: float = 30.0,
     cool_down: CoolDown | None = None,
+    overload_is_free: bool = False,
 ) -> dict[str, Any]:
     """Keyword arguments shared by the sync and async retrying loops of the hook (a fresh set per
-    request: the attempt counter is the request's own)."""
+    request: the attempt counter is the request's own).
+
+    With a ``cool_down``, an overload answer waits out the connection's cool-down; with
+    ``overload_is_free`` (submissions: a task that cannot submit fails) it also does not count
+    against ``max_retries``. A poll keeps counting it: a failed poll costs nothing, its caller polls
+    again later, and a long storm must not hold a worker's short wait or the triggerer's sweep.
+    """
 
     def log_before_sleep(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome is not None else None
         wait = state.next_action.sleep if state.next_action is not None else 0.0
         if cool_down is not None and is_overload(error):
             warn(
-                "Runware is shedding load: %s; every request on connection %r waits %.1fs (an "
-                "overload answer does not count against max_retries)",
+                "Runware is shedding load: %s; every request on connection %r waits %.1fs%s",
                 error,
                 cool_down.key,
                 wait,
+                FREE_OVERLOAD_NOTE if overload_is_free else "",
             )
             return
         warn(
@@ -117,7 +127,9 @@ def retry_policy(
     if cool_down is None:
         stop, wait = stop_after_attempt(max_retries + 1), own_wait
     else:
-        stop, wait = stop_after_own_attempts(max_retries + 1), wait_cool_down_or(cool_down, own_wait)
+        attempts = max_retries + 1
+        stop = stop_after_own_attempts(attempts) if overload_is_free else stop_after_attempt(attempts)
+        wait = wait_cool_down_or(cool_down, own_wait)
     return {
         "retry": retry_if_exception(is_retryable),
         "stop": stop | stop_after_delay(max_retry_seconds),

@@ -378,11 +378,15 @@ class RunwareHook(BaseHook):
         self,
         tasks: Sequence[Mapping[str, Any]],
         refine: Callable[[RunwareError], RunwareError] | None = None,
+        *,
+        submission: bool = False,
     ) -> ApiResponse:
         """POST one array of tasks, retrying transient failures within the connection's bounds.
 
         ``refine`` may turn an answer's error into a more precise one before the retry policy sees
         it (a submission turns "model unavailable" for a retired model into a fatal "migrate").
+        Every request waits out the connection's overload cool-down; a ``submission``'s overload
+        answers do not count against ``max_retries`` (only ``max_retry_seconds`` bounds them).
         """
         settings = self.settings
         cool_down = self.cool_down(settings)
@@ -392,6 +396,7 @@ class RunwareHook(BaseHook):
             max_retry_seconds=settings.max_retry_seconds,
             warn=self.log.warning,
             cool_down=cool_down,
+            overload_is_free=submission,
         )
         for attempt in Retrying(**policy):
             with attempt:
@@ -451,7 +456,7 @@ class RunwareHook(BaseHook):
         result = SubmitResult()
         for start in range(0, len(tasks), MAX_TASKS_PER_REQUEST):
             batch = tasks[start : start + MAX_TASKS_PER_REQUEST]
-            response = self.post(batch, refine=partial(_retired_or, tasks=batch))
+            response = self.post(batch, refine=partial(_retired_or, tasks=batch), submission=True)
             part = summarize_submission(response, batch)
             result.accepted += part.accepted
             result.already_submitted += part.already_submitted
