@@ -58,10 +58,19 @@ class CoolDown:
     def remaining(self, now: float | None = None) -> float:
         return max(0.0, self.until - (time.time() if now is None else now))
 
-    def overloaded(self, sent_at: float, retry_after: float | None, max_wait: float) -> float:
-        """Record an overload answer to a request sent at ``sent_at``; return the new "until"."""
+    def overloaded(
+        self, sent_at: float, retry_after: float | None, max_wait: float, grow: bool = True
+    ) -> float:
+        """Record an overload answer to a request sent at ``sent_at``; return the new "until".
+
+        ``grow=False`` (a poll's answer) only honours ``Retry-After``: polls back off on their own
+        schedule, and a storm of them must not stretch the waits of every submission.
+        """
         now = time.time()
         with self._lock:
+            if not grow:
+                self.until = max(self.until, now + min(max(retry_after or 0.0, 0.0), max_wait))
+                return self.until
             if sent_at >= self.wave_started:  # a new wave: the last cool-down did not end the storm
                 self.waves += 1
                 self.wave_started = now

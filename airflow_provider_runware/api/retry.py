@@ -66,6 +66,17 @@ class wait_cool_down_or(wait_base):
         return float(self.fallback(retry_state))
 
 
+class wait_at_least_cool_down(wait_base):
+    """Another strategy's wait, but never less than what is left of the connection's cool-down."""
+
+    def __init__(self, cool_down: CoolDown, fallback: wait_base) -> None:
+        self.cool_down = cool_down
+        self.fallback = fallback
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        return max(float(self.fallback(retry_state)), self.cool_down.remaining())
+
+
 class stop_after_own_attempts(stop_base):
     """Stop after ``attempts`` failures that were not overload answers (those are the connection's)."""
 
@@ -95,10 +106,11 @@ def retry_policy(
     """Keyword arguments shared by the sync and async retrying loops of the hook (a fresh set per
     request: the attempt counter is the request's own).
 
-    With a ``cool_down``, an overload answer waits out the connection's cool-down; with
-    ``overload_is_free`` (submissions: a task that cannot submit fails) it also does not count
-    against ``max_retries``. A poll keeps counting it: a failed poll costs nothing, its caller polls
-    again later, and a long storm must not hold a worker's short wait or the triggerer's sweep.
+    With a ``cool_down`` and ``overload_is_free`` (submissions: a task that cannot submit fails), an
+    overload answer waits out the connection's cool-down and does not count against
+    ``max_retries``. Anything else (polls) backs off on its own schedule, never sooner than the
+    cool-down ends, and keeps counting: a failed poll costs nothing, its caller polls again later,
+    and a long storm must not hold a worker's short wait or the triggerer's sweep.
     """
 
     def log_before_sleep(state: RetryCallState) -> None:
@@ -128,8 +140,10 @@ def retry_policy(
         stop, wait = stop_after_attempt(max_retries + 1), own_wait
     else:
         attempts = max_retries + 1
-        stop = stop_after_own_attempts(attempts) if overload_is_free else stop_after_attempt(attempts)
-        wait = wait_cool_down_or(cool_down, own_wait)
+        if overload_is_free:
+            stop, wait = stop_after_own_attempts(attempts), wait_cool_down_or(cool_down, own_wait)
+        else:
+            stop, wait = stop_after_attempt(attempts), wait_at_least_cool_down(cool_down, own_wait)
     return {
         "retry": retry_if_exception(is_retryable),
         "stop": stop | stop_after_delay(max_retry_seconds),

@@ -368,9 +368,11 @@ class RunwareHook(BaseHook):
             self._shared_cool_down = SharedCoolDown(cool_down)
         return self._shared_cool_down
 
-    def _overloaded(self, cool_down: CoolDown, error: RunwareError, sent_at: float) -> float:
+    def _overloaded(
+        self, cool_down: CoolDown, error: RunwareError, sent_at: float, submission: bool
+    ) -> float:
         retry_after = error.retry_after if isinstance(error, RunwareTransientError) else None
-        return cool_down.overloaded(sent_at, retry_after, MAX_RETRY_AFTER_SECONDS)
+        return cool_down.overloaded(sent_at, retry_after, MAX_RETRY_AFTER_SECONDS, grow=submission)
 
     # ----- raw transport ----------------------------------------------------------------------
 
@@ -385,8 +387,10 @@ class RunwareHook(BaseHook):
 
         ``refine`` may turn an answer's error into a more precise one before the retry policy sees
         it (a submission turns "model unavailable" for a retired model into a fatal "migrate").
-        Every request waits out the connection's overload cool-down; a ``submission``'s overload
-        answers do not count against ``max_retries`` (only ``max_retry_seconds`` bounds them).
+        Every request waits out the connection's overload cool-down. A ``submission``'s overload
+        answers lengthen it and do not count against ``max_retries`` (only ``max_retry_seconds``
+        bounds them); anything else backs off on its own schedule, never before the cool-down
+        ends, and passes on only a ``Retry-After`` to the other requests.
         """
         settings = self.settings
         cool_down = self.cool_down(settings)
@@ -411,7 +415,7 @@ class RunwareHook(BaseHook):
                     answer = read_response(response.status_code, response.headers, response.content)
                 except RunwareError as error:
                     if is_overload(error):
-                        shared.publish(self._overloaded(cool_down, error, sent_at))
+                        shared.publish(self._overloaded(cool_down, error, sent_at, submission))
                     refined = refine(error) if refine is not None else error
                     if refined is error:
                         raise
@@ -443,7 +447,7 @@ class RunwareHook(BaseHook):
                     answer = read_response(response.status_code, response.headers, response.content)
                 except RunwareError as error:
                     if is_overload(error):
-                        self._overloaded(cool_down, error, sent_at)
+                        self._overloaded(cool_down, error, sent_at, submission=False)
                     raise
                 cool_down.relieved()
                 return answer
