@@ -2,9 +2,9 @@
 
 When Runware sheds load (HTTP 429 or 503) it is the *account* that is overloaded, not the one request
 that happened to get the answer. If each task instance backed off on its own, a storm would make every
-task spend its own retry budget and the fleet would keep knocking in step. Here an overload answer
-sets a "cool down until" time for the whole connection, and every request on that connection waits it
-out before it is sent:
+task spend its own retry budget and the fleet would keep knocking in step. Here an overload answer to a
+submission sets a "cool down until" time for the whole connection, and every request on that
+connection waits it out before it is sent:
 
 - **within a process** (the tasks of one worker process, every trigger of one triggerer) the time is
   held in memory, shared by every hook of the connection;
@@ -18,12 +18,13 @@ cool-down *later* (the maximum of what it knows and what it reads), so a lost up
 once, last one wins) can only shorten one cool-down by the difference between the two, and the next
 overload answer sets it again. A process that cannot reach Variables keeps the in-process cool-down.
 
-How long: an exponential delay that grows with *waves* of overload answers on the connection (answers
-to requests sent before the current cool-down began are the same wave and do not grow it) and resets
-on the first success; the server's ``Retry-After`` when it asks for longer (a storm that goes on backs
-off exponentially however little it asks for). Waiting out a cool-down
-does not spend a request's retry count; the request's time budget (``max_retry_seconds``) still bounds
-it, so a storm that never ends fails tasks, by name, after that budget.
+How long: an exponential delay that grows with *waves* of overload answers to submissions (answers to
+requests sent before the current cool-down began are the same wave and do not grow it), at most
+``MAX_COOL_DOWN``, reset by the first success; the server's ``Retry-After`` when it asks for longer.
+Waiting out a cool-down does not spend a submission's retry count; its time budget
+(``max_retry_seconds``) still bounds it, so a storm that never ends fails tasks, by name, after that
+budget. Polls wait out the cool-down and pass on a ``Retry-After``, but otherwise back off on their
+own schedule and keep counting (see :func:`~airflow_provider_runware.api.retry.retry_policy`).
 """
 
 from __future__ import annotations
