@@ -90,7 +90,7 @@ matrix-oldest: $(STAMP)
 
 # The chaos campaign (tests/chaos) is part of pytest: about 3 minutes of real Airflow services.
 pytest: install $(AZURITE_STAMP) postgres-server
-	CHAOS_SEED=$(CHAOS_SEED) CHAOS_RATE=$(CHAOS_RATE) $(BIN)/pytest -p no:cacheprovider -rsx $(PYTEST_ARGS)
+	CHAOS_SEED=$(CHAOS_SEED) CHAOS_RATE=$(CHAOS_RATE) $(BIN)/pytest -p no:cacheprovider -rsx --durations=25 $(PYTEST_ARGS)
 
 # One chaos campaign on its own: PostgreSQL + api-server, scheduler, triggerer, dag-processor, a faulty
 # emulator, moto; prints the summary line and every violation, writes tests/chaos/results/last-run.*.
