@@ -56,7 +56,16 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {"integration-name": "Runware", "python-modules": ["airflow_provider_runware.triggers.runware"]}
         ],
-        "extra-links": ["airflow_provider_runware.links.RunwareStoredImagesLink"],
+        "extra-links": [
+            "airflow_provider_runware.links.RunwareStoredImagesLink",
+            "airflow_provider_runware.links.RunwareGalleryLink",
+        ],
+        "plugins": [
+            {
+                "name": "runware",
+                "plugin-class": "airflow_provider_runware.plugins.runware_plugin.RunwarePlugin",
+            }
+        ],
         "connection-types": [
             {
                 "connection-type": "runware",

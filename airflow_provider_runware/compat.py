@@ -19,7 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from airflow.sdk import BaseHook, Connection, conf
-    from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowNotFoundException
+    from airflow.sdk.exceptions import (
+        AirflowException,
+        AirflowFailException,
+        AirflowNotFoundException,
+        TaskDeferred,
+    )
 else:
     try:
         from airflow.sdk import BaseHook
@@ -36,6 +41,11 @@ else:
         from airflow.exceptions import AirflowException, AirflowFailException, AirflowNotFoundException
 
     try:
+        from airflow.sdk.exceptions import TaskDeferred
+    except ImportError:  # Airflow 3.0 and 3.1
+        from airflow.exceptions import TaskDeferred
+
+    try:
         from airflow.sdk import conf
     except ImportError:  # Airflow 3.0 and 3.1
         from airflow.configuration import conf
@@ -45,6 +55,7 @@ __all__ = [
     "AirflowFailException",
     "AirflowNotFoundException",
     "BaseHook",
+    "TaskDeferred",
     "aget_connection",
     "conf",
     "mask_secret",

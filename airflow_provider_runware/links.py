@@ -1,4 +1,8 @@
-"""The "Stored images" extra link: the folder of a task's images in the cloud console.
+"""The extra links: "Stored images" (the cloud console's folder) and "Gallery" (the plugin's page).
+
+"Gallery" points at the provider's own gallery of the task instance's results
+(:class:`RunwareGalleryLink`, pure URL building: ``plugins/urls.py``). The rest of this docstring is
+about "Stored images".
 
 As first-party providers do for their jobs (the amazon provider's ``BaseAwsLink``, google's
 ``StorageLink``), the operator calls :meth:`RunwareStoredImagesLink.persist` in ``execute``: it pushes a
@@ -70,6 +74,24 @@ class RunwareStoredImagesLink(BaseOperatorLink):
             return
         if data is not None:
             context["ti"].xcom_push(key=cls.key, value=data)
+
+
+class RunwareGalleryLink(BaseOperatorLink):
+    """Extra link "Gallery": the task instance's results in the provider's gallery page (thumbnails,
+    prompts, costs, states), served by the plugin in the api-server. Empty until the task pushed its
+    gallery record (``run/gallery.py``), so it appears exactly when there is something to show."""
+
+    name = "Gallery"
+
+    def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
+        from airflow.sdk.execution_time.xcom import XCom
+
+        from airflow_provider_runware.plugins.urls import gallery_path
+        from airflow_provider_runware.run.gallery import GALLERY_XCOM_KEY
+
+        if XCom.get_value(key=GALLERY_XCOM_KEY, ti_key=ti_key) is None:
+            return ""
+        return gallery_path(ti_key.dag_id, ti_key.run_id, ti_key.task_id, ti_key.map_index)
 
 
 def link_data(output_location: str, storage_conn_id: str | None, object_prefix: str) -> dict[str, Any] | None:

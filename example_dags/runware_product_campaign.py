@@ -76,8 +76,9 @@ server-side to `<output_location>published/<run_id>/` next to a `manifest.json`;
   takes the previous one's `image_uuid`, so no image is downloaded between steps. Retries and clears
   never pay twice.
 * **Reviewing**: *Browse → Required Actions*, or the `review` task instance's *Required Actions* tab.
-  The form lists each candidate with its prompt, model, cost and storage URI (never a signed URL); the
-  **Stored images** link on the `upscale` task opens the bucket folder in the cloud console. Tick the
+  The form shows each candidate's thumbnail with its prompt, model, cost and storage URI (never a signed
+  URL); the **Gallery** link (and tab) shows every image of the run, the **Stored images** link on the
+  `upscale` task opens the bucket folder in the cloud console. Tick the
   candidates to publish and submit. Nothing is published until someone answers; after
   `response_timeout` (3 days) the review fails and nothing is published.
 * Airflow's HITL `options` are fixed when the operator is created, so the review is mapped once over the
@@ -182,10 +183,17 @@ with DAG(
         scenes: list[dict[str, Any]],
         upscaled: list[dict[str, Any]],
         params: dict[str, Any] | None = None,
+        ti: Any = None,
     ) -> list[dict[str, Any]]:
-        """What the reviewer decides on: one candidate per product, with what it cost end to end."""
+        """What the reviewer decides on: one candidate per product, with what it cost end to end, and
+        the path of its thumbnail in the provider's gallery (served by the api-server plugin)."""
+        from airflow_provider_runware.plugins.urls import thumbnail_path
+        from airflow_provider_runware.run.gallery import GALLERY_XCOM_KEY
+
         assert params is not None
         cut, scene, big = _by_row(cutouts), _by_row(scenes), _by_row(upscaled)
+        gallery = (ti.xcom_pull(task_ids="upscale", key=GALLERY_XCOM_KEY) if ti is not None else None) or {}
+        position = {int(r.get("row") or 0): r["position"] for r in gallery.get("results", [])}
         result = []
         for row, product in enumerate(params["products"]):
             costs = {
@@ -208,30 +216,39 @@ with DAG(
                     "image_uuid": big[row]["image_uuid"],
                     "scene_uri": scene[row]["storage_uri"],
                     "cutout_uri": cut[row]["storage_uri"],
+                    "thumbnail": (
+                        thumbnail_path(ti.dag_id, ti.run_id, "upscale", -1, position[row])
+                        if row in position
+                        else None
+                    ),
                 }
             )
         return result
 
     @task
     def review_form(candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The review's options (one per candidate) and its markdown body: prompt, model, cost, URI."""
+        """The review's options (one per candidate) and its markdown body: each candidate's thumbnail
+        (Airflow 3.1+ renders markdown images in the form; the picture comes from the provider's
+        gallery endpoint, never a signed URL), prompt, model, cost and URI."""
         lines = [
             "Tick the candidates to publish; the others are not copied.",
             "",
-            "| candidate | prompt | model | cost | stored at |",
-            "|---|---|---|---|---|",
+            "| candidate | picture | prompt | model | cost | stored at |",
+            "|---|---|---|---|---|---|",
         ]
         for c in candidates:
             breakdown = " + ".join(f"{STEP_NAMES[step]} ${cost:.4f}" for step, cost in c["costs_usd"].items())
+            picture = f"![{c['option']}]({c['thumbnail']})" if c.get("thumbnail") else ""
             lines.append(
-                f"| **{c['option']}** | {c['prompt']} | `{c['model']}` | ${c['cost_usd']:.4f} ({breakdown}) "
-                f"| `{c['storage_uri']}` |"
+                f"| **{c['option']}** | {picture} | {c['prompt']} | `{c['model']}` | ${c['cost_usd']:.4f} "
+                f"({breakdown}) | `{c['storage_uri']}` |"
             )
         total = sum(c["cost_usd"] for c in candidates)
         lines += [
             "",
-            f"{len(candidates)} candidates, ${total:.4f} in all. The **Stored images** link on the `upscale` "
-            "task opens their folder in the cloud console.",
+            f"{len(candidates)} candidates, ${total:.4f} in all. The **Gallery** link on any Runware task "
+            "shows the run's images (inputs beside what was made from them); **Stored images** opens their "
+            "folder in the cloud console.",
         ]
         return [
             {

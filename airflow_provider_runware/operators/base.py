@@ -22,7 +22,7 @@ from airflow.sdk import BaseOperator
 from airflow_provider_runware.catalog.image_models import get_model_spec
 from airflow_provider_runware.catalog.rules import Violation, raise_for_violations
 from airflow_provider_runware.compat import conf
-from airflow_provider_runware.links import RunwareStoredImagesLink
+from airflow_provider_runware.links import RunwareGalleryLink, RunwareStoredImagesLink
 from airflow_provider_runware.tasks.base import (
     BULKY_OUTPUT_TYPES,
     TaskArguments,
@@ -271,7 +271,7 @@ class RunwareMediaTaskOperator(RunwareTaskOperator):
     """
 
     template_fields: Sequence[str] = COMMON_TEMPLATE_FIELDS
-    operator_extra_links = (RunwareStoredImagesLink(),)
+    operator_extra_links = (RunwareStoredImagesLink(), RunwareGalleryLink())
 
     def __init__(
         self,

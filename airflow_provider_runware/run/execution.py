@@ -8,8 +8,9 @@ what earlier tries paid for. Imported by the worker when a task runs, never when
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_runware.exceptions import RunwareError, error_from_dict
@@ -73,6 +74,8 @@ class TaskRun:
         self._location: OutputLocation | None = None
         self._hook: RunwareHook | None = None
         self.ledger_home = ledger_home(context, self.identity)
+        # Results an earlier try stored and reported: the gallery labels them "reused".
+        self._reused: frozenset[str] | None = None
 
     # ----- building blocks --------------------------------------------------------------------
 
@@ -142,17 +145,54 @@ class TaskRun:
     # ----- execute paths ----------------------------------------------------------------------
 
     def execute(self) -> Any:
-        ledger = self._submit()
-        if not self.settings.wait_for_completion:
-            return ledger.task_uuids
-        deadline = ledger.wait_deadline()
-        if deadline is not None and self.settings.deferrable:
-            self._wait(ledger, min(time.time() + WORKER_WAIT_SECONDS, deadline))
-            if ledger.waiting and time.time() < deadline:
-                self._defer(ledger, deadline)
-        elif deadline is not None:
-            self._wait(ledger, deadline)
-        return self._finish(ledger)
+        with self._gallery_at_end():
+            ledger = self._submit()
+            if not self.settings.wait_for_completion:
+                return ledger.task_uuids
+            deadline = ledger.wait_deadline()
+            if deadline is not None and self.settings.deferrable:
+                self._wait(ledger, min(time.time() + WORKER_WAIT_SECONDS, deadline))
+                if ledger.waiting and time.time() < deadline:
+                    self._defer(ledger, deadline)
+            elif deadline is not None:
+                self._wait(ledger, deadline)
+            return self._finish(ledger)
+
+    @contextlib.contextmanager
+    def _gallery_at_end(self) -> Iterator[None]:
+        """Push the gallery record when the try ends, however it ends (not when it defers: the
+        resumed try pushes it). Best effort: a record is never worth failing a paid-for task."""
+        from airflow_provider_runware.compat import TaskDeferred
+
+        try:
+            yield
+        except TaskDeferred:
+            raise
+        except BaseException:
+            self._push_gallery()
+            raise
+        self._push_gallery()
+
+    def _push_gallery(self) -> None:
+        ledger = self.operator._ledger
+        if ledger is None or not self.requests:
+            return
+        from airflow_provider_runware.run.gallery import GALLERY_XCOM_KEY, gallery_record
+
+        try:
+            record = gallery_record(
+                ledger,
+                self.requests,
+                location=self.location,
+                object_name_for=self._object_name,
+                storage_conn_id=self.settings.storage_conn_id,
+                output_location=self.settings.output_location,
+                reused=self._reused if self._reused is not None else _reported(ledger),
+                try_number=getattr(self.context["ti"], "try_number", None),
+            )
+            self.context["ti"].xcom_push(key=GALLERY_XCOM_KEY, value=record)
+        except Exception as err:
+            self.log.warning("No gallery record for this try: %s", type(err).__name__)
 
     def _submit(self) -> ResultLedger:
         """Plan, reconcile with earlier tries, then submit only what no earlier try paid for."""
@@ -245,24 +285,28 @@ class TaskRun:
         """After the trigger: fold its event into the ledger, then finish as any other try."""
         from airflow_provider_runware.triggers.runware import validate_event
 
-        event = validate_event(event)
-        current = self._load_ledger() or ResultLedger.from_json(ledger_json)
-        if current is None:
-            raise RunwareError("Runware ledger missing on resume: cannot tell which images were submitted")
-        record_event(current, list(event.get("results", [])), list(event.get("errors", [])))
-        self._save_ledger(current)
-        failure = event.get("failure")
-        if failure:
-            waiting = ", ".join(entry.task_uuid for entry in current.waiting)
-            raise error_from_dict(
-                failure, message=f"{event.get('message')}; images still running at Runware: {waiting}"
-            )
-        return self._finish(current)
+        with self._gallery_at_end():
+            event = validate_event(event)
+            current = self._load_ledger() or ResultLedger.from_json(ledger_json)
+            if current is None:
+                raise RunwareError(
+                    "Runware ledger missing on resume: cannot tell which images were submitted"
+                )
+            record_event(current, list(event.get("results", [])), list(event.get("errors", [])))
+            self._save_ledger(current)
+            failure = event.get("failure")
+            if failure:
+                waiting = ", ".join(entry.task_uuid for entry in current.waiting)
+                raise error_from_dict(
+                    failure, message=f"{event.get('message')}; images still running at Runware: {waiting}"
+                )
+            return self._finish(current)
 
     def _finish(self, ledger: ResultLedger) -> list[dict[str, Any]]:
         """Verify, report, account; the ledger is saved before anything raises."""
         finisher = self._finisher()
         finisher.verify(ledger)
+        self._reused = _reported(ledger)
         finisher.report(ledger)
         self._save_ledger(ledger)
         result = [finisher.record(entry) for entry in ledger.in_state(ResultState.STORED)]
@@ -275,3 +319,8 @@ class TaskRun:
         records = finisher.account(ledger)
         self.ledger_home.discard()
         return records
+
+
+def _reported(ledger: ResultLedger) -> frozenset[str]:
+    """The results an earlier try already reported (and so paid for): before this try's report."""
+    return frozenset(entry.task_uuid for entry in ledger.entries if entry.cost_reported)

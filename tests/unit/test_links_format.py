@@ -63,7 +63,10 @@ def test_unknown_data_gives_no_link() -> None:
 
 
 def test_link_is_registered_in_provider_info_and_has_a_stable_xcom_key() -> None:
-    assert get_provider_info()["extra-links"] == ["airflow_provider_runware.links.RunwareStoredImagesLink"]
+    assert get_provider_info()["extra-links"] == [
+        "airflow_provider_runware.links.RunwareStoredImagesLink",
+        "airflow_provider_runware.links.RunwareGalleryLink",
+    ]
     link = RunwareStoredImagesLink()
     assert link.name == "Stored images"
     assert link.xcom_key == "_link_RunwareStoredImagesLink"

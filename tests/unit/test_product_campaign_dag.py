@@ -117,6 +117,26 @@ def test_the_reviewer_sees_prompt_model_cost_and_uri_of_every_candidate(dag: Any
     assert "X-Amz" not in form["body"]
 
 
+class UpscaleGalleryTi:
+    """What ``candidates`` reads of its task instance: the run's ids and the upscale task's gallery
+    record (``runware_results``), whose result positions are the image indexes in the plugin's URLs."""
+
+    dag_id, run_id = "runware_product_campaign", "manual__2026-12-05T06:00:00+00:00"
+
+    def xcom_pull(self, task_ids: str, key: str) -> dict[str, Any]:
+        assert (task_ids, key) == ("upscale", "runware_results")
+        return {"results": [{"row": 1, "position": 0}, {"row": 0, "position": 1}]}
+
+
+def test_the_review_form_shows_each_candidates_thumbnail_from_the_gallery_endpoint(dag: Any) -> None:
+    candidates = call(dag, "candidates", CUTOUTS, SCENES, UPSCALED, params=PARAMS, ti=UpscaleGalleryTi())
+    ((form),) = call(dag, "review_form", candidates)
+    run = "manual__2026-12-05T06%3A00%3A00%2B00%3A00"
+    prefix = f"/runware/runs/runware_product_campaign/{run}/tasks/upscale/-1/images"
+    assert f"![mug]({prefix}/1/thumbnail)" in form["body"]
+    assert f"![lamp]({prefix}/0/thumbnail)" in form["body"]
+
+
 def test_publishing_copies_only_the_chosen_candidates(dag: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from airflow_provider_runware.storage import publish as publishing
 

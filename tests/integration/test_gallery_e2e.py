@@ -1,0 +1,266 @@
+"""The gallery plugin in a real api-server, on images a real DAG run stored in moto S3 and the GCS emulator.
+
+One run of ``runware_gallery_probe`` (``dag.test()``: a result stored, one reused from an earlier try, one
+failed; S3 and GCS), then ``airflow api-server`` alone on the same sqlite DB, with the provider's plugin
+loaded from its provider info and a test auth manager (``tests/gallery_auth.py``: SimpleAuthManager
+that refuses the user ``outsider`` every DAG). Every request goes over HTTP to that server.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+from airflow_runs import run_dag
+from emulator_handle import EmulatorHandle
+from gcs_fixtures import GcsEmulator, ServiceAccountKey, gcs_connection
+from servers import free_port, start, stop, wait_until
+
+DAG_ID = "runware_gallery_probe"
+AWS_KEY, AWS_REGION = "testing", "us-east-1"  # what the moto fixtures use
+PASSWORDS = {"admin": "admin-pw", "outsider": "outsider-pw"}
+SIGNATURES = ("X-Amz-", "X-Goog-", "sig=")
+TESTS = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Gallery:
+    url: str
+    run_id: str
+    tokens: dict[str, str]
+    s3: Any
+    s3_bucket: str
+    log_path: Path
+
+    def run_url(self, tail: str = "", run_id: str | None = None) -> str:
+        return f"{self.url}/runware/runs/{DAG_ID}/{quote(run_id or self.run_id, safe='')}/{tail}"
+
+    def get(self, tail: str, user: str | None = "admin", **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.tokens[user]}"} if user else {}
+        headers.update(kwargs.pop("headers", {}))
+        return httpx.get(
+            self.run_url(tail, kwargs.pop("run_id", None)), headers=headers, timeout=30, **kwargs
+        )
+
+
+def plugin_discovery() -> dict[str, str]:
+    """Users' api-servers load the plugin through the ``airflow.plugins`` entry point. Where the
+    installed metadata predates it (an editable install not yet refreshed), load it through the provider
+    info's ``plugins`` instead, which Airflow reads with ``lazy_discover_providers`` off."""
+    from importlib.metadata import entry_points
+
+    if any(ep.value.startswith("airflow_provider_runware") for ep in entry_points(group="airflow.plugins")):
+        return {}
+    return {"AIRFLOW__CORE__LAZY_DISCOVER_PROVIDERS": "False"}
+
+
+@pytest.fixture(scope="module")
+def gallery(
+    airflow_db: None,
+    emulator: EmulatorHandle,
+    moto_server: Any,
+    s3_client: Any,
+    gcs_emulator: GcsEmulator,
+    gcs_client: Any,
+    gcs_key: ServiceAccountKey,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Gallery]:
+    home = tmp_path_factory.mktemp("gallery")
+    s3_bucket, gs_bucket = f"gallery-{uuid.uuid4().hex[:12]}", f"gallery-{uuid.uuid4().hex[:12]}"
+    s3_client.create_bucket(Bucket=s3_bucket)
+    gcs_client.create_bucket(gs_bucket)
+    aws = {
+        "conn_type": "aws",
+        "login": AWS_KEY,
+        "password": AWS_KEY,
+        "extra": {"endpoint_url": moto_server.endpoint_url, "region_name": AWS_REGION},
+    }
+    connections = {
+        "AIRFLOW_CONN_RUNWARE_DEFAULT": emulator.connection(),
+        "AIRFLOW_CONN_AWS_GALLERY": json.dumps(aws),
+        "AIRFLOW_CONN_GCS_GALLERY": gcs_connection(gcs_key, gcs_emulator.endpoint_url),
+    }
+    emulator.reset()
+    # The first generation of google:2@3 fails: ``retried`` fails its first try and regenerates that
+    # image on its second, reusing the other; then ``partial`` loses one of its two images for good.
+    for model, message in (("google:2@3", "GPU on fire"), ("openai:2@2", "GPU melted")):
+        emulator.fault(kind="fail_generation", count=1, model=model, code="inferenceError", message=message)
+    conf = {
+        "s3_location": f"s3://{s3_bucket}/gallery/",
+        "s3_conn_id": "aws_gallery",
+        "gs_location": f"gs://{gs_bucket}/gallery/",
+        "gs_conn_id": "gcs_gallery",
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in connections.items():
+            patch.setenv(name, value)
+        outcome = run_dag("runware_gallery_probe.py", DAG_ID, conf=conf)
+    assert outcome.tasks["retried"] == ("success", 2), outcome.tasks
+    assert outcome.tasks["partial"][0] == "success", outcome.tasks
+    assert outcome.tasks["to_gcs"][0] == "success", outcome.tasks
+
+    passwords = home / "passwords.json"
+    passwords.write_text(json.dumps(PASSWORDS))
+    port = free_port()
+    env = {
+        **os.environ,
+        **connections,
+        "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
+        "AIRFLOW__CORE__AUTH_MANAGER": "gallery_auth.DenyingAuthManager",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,outsider:viewer",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW__API_AUTH__JWT_SECRET": "gallery-jwt-secret-0123456789abcdef",
+        "AIRFLOW__API__WORKERS": "1",
+        "RUNWARE_THUMBNAIL_CACHE": str(home / "thumbnails"),
+        **plugin_discovery(),
+    }
+    log_path = home / "api-server.log"
+    server = start(
+        "api-server",
+        [sys.executable, "-m", "airflow", "api-server", "-H", "127.0.0.1", "-p", str(port)],
+        log_path,
+        env=env,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until(f"{url}/api/v2/monitor/health", server, timeout=120, interval=0.5)
+        tokens = {}
+        for user, password in PASSWORDS.items():
+            login = {"username": user, "password": password}
+            answer = httpx.post(f"{url}/auth/token", json=login, timeout=30)
+            assert answer.status_code in (200, 201), answer.text
+            tokens[user] = answer.json()["access_token"]
+        yield Gallery(url, outcome.run_id, tokens, s3_client, s3_bucket, log_path)
+    finally:
+        stop(server)
+
+
+def results(gallery: Gallery) -> dict[str, Any]:
+    answer = gallery.get("results.json")
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def by_task(view: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    return {task["task_id"]: task["results"] for task in view["tasks"]}
+
+
+def test_the_gallery_shows_stored_reused_and_failed_results_with_their_details(gallery: Gallery) -> None:
+    view = results(gallery)
+    tasks = by_task(view)
+    assert sorted(r["state"] for r in tasks["retried"]) == ["reused", "stored"]
+    assert sorted(r["state"] for r in tasks["partial"]) == ["failed", "stored"]
+    failed = next(r for r in tasks["partial"] if r["state"] == "failed")
+    assert failed["error"] == "inferenceError: GPU melted"
+    assert "thumbnail" not in failed or failed["thumbnail"] is None
+    stored = tasks["retried"][0]
+    assert stored["model"] == "google:2@3"
+    assert (stored["width"], stored["height"]) == (1408, 768)
+    assert stored["prompt"] == "a ceramic mug on a kitchen counter"
+    assert stored["storage_uri"].startswith(f"s3://{gallery.s3_bucket}/gallery/")
+    assert isinstance(stored["seed"], int)
+    assert tasks["to_gcs"][0]["storage_uri"].startswith("gs://")
+    paid = [r["cost"] for rs in tasks.values() for r in rs if r["state"] in ("stored", "reused")]
+    assert view["total_cost"] == pytest.approx(sum(paid))
+    assert set(view["cost_per_model"]) == {"google:2@3", "openai:2@2"}
+
+    page = gallery.get("gallery")
+    assert page.status_code == 200
+    html = page.text
+    assert html.count('data-testid="runware-result"') == 5
+    assert html.count('data-testid="runware-thumbnail"') == 4  # every stored or reused image
+    assert f'data-testid="runware-total-cost">${view["total_cost"]:.4f}<' in html
+    assert "GPU melted" in html
+    assert 'data-state="reused"' in html
+    assert 'src="tasks/retried/-1/images/0/thumbnail"' in html
+
+    only = gallery.get("gallery", params={"task_id": "to_gcs", "map_index": "-1"}).text
+    assert only.count('data-testid="runware-result"') == 1
+
+
+@pytest.mark.parametrize("task_id", ["retried", "to_gcs"])
+def test_the_full_image_streams_the_stored_bytes_with_type_and_cache_headers(
+    gallery: Gallery, task_id: str
+) -> None:
+    result = by_task(results(gallery))[task_id][0]
+    answer = gallery.get(f"tasks/{task_id}/-1/images/0")
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "image/jpeg"
+    assert answer.headers["cache-control"].startswith("private")
+    assert answer.headers["etag"]
+    if task_id == "retried":
+        key = result["storage_uri"].split("/", 3)[3]
+        stored = gallery.s3.get_object(Bucket=gallery.s3_bucket, Key=key)["Body"].read()
+        assert answer.content == stored
+    from PIL import Image
+
+    assert Image.open(io.BytesIO(answer.content)).size == (result["width"], result["height"])
+    again = gallery.get(f"tasks/{task_id}/-1/images/0", headers={"If-None-Match": answer.headers["etag"]})
+    assert again.status_code == 304
+
+
+def test_the_thumbnail_is_at_most_256_px_and_made_once(gallery: Gallery) -> None:
+    from PIL import Image
+
+    first = gallery.get("tasks/retried/-1/images/1/thumbnail")
+    assert first.status_code == 200, first.text
+    image = Image.open(io.BytesIO(first.content))
+    assert image.size == (256, 140)  # 1408x768 scaled to 256 on the longest side
+    assert first.headers["content-type"] == "image/jpeg"
+    second = gallery.get("tasks/retried/-1/images/1/thumbnail")
+    assert (first.headers["x-runware-thumbnail"], second.headers["x-runware-thumbnail"]) == ("made", "cached")
+    assert second.content == first.content
+
+
+def test_without_a_token_the_answer_is_401_and_a_browser_gets_the_sign_in_page(gallery: Gallery) -> None:
+    image = "tasks/retried/-1/images/0"
+    for tail in ("gallery", "results.json", image, f"{image}/thumbnail"):
+        assert gallery.get(tail, user=None).status_code == 401
+    page = gallery.get("gallery", user=None, headers={"Accept": "text/html"})
+    assert page.status_code == 401
+    assert "Sign in to Airflow" in page.text
+
+
+def test_a_user_who_may_not_read_the_dag_gets_the_same_403_whatever_exists(gallery: Gallery) -> None:
+    answers = [
+        gallery.get(tail, user="outsider", run_id=run_id)
+        for run_id in (gallery.run_id, "no_such_run")
+        for tail in ("gallery", "results.json", "tasks/retried/-1/images/0/thumbnail", "tasks/no/-1/images/9")
+    ]
+    assert {(a.status_code, a.text) for a in answers} == {(403, '{"detail":"Forbidden"}')}
+
+
+def test_a_cookie_token_is_accepted_like_the_ui_sends_it(gallery: Gallery) -> None:
+    cookies = {"_token": gallery.tokens["admin"]}
+    answer = httpx.get(gallery.run_url("results.json"), cookies=cookies, timeout=30)
+    assert answer.status_code == 200
+
+
+def test_a_deleted_object_is_a_clear_404(gallery: Gallery) -> None:
+    result = by_task(results(gallery))["partial"]
+    stored = next(r for r in result if r["state"] == "stored")
+    key = stored["storage_uri"].split("/", 3)[3]
+    gallery.s3.delete_object(Bucket=gallery.s3_bucket, Key=key)
+    answer = gallery.get(f"tasks/partial/-1/images/{stored['position']}")
+    assert answer.status_code == 404
+    assert answer.json()["detail"] == f"{stored['storage_uri']} does not exist (deleted, or never stored)"
+    failed = next(r for r in result if r["state"] == "failed")
+    assert gallery.get(f"tasks/partial/-1/images/{failed['position']}").status_code == 404
+    assert gallery.get("tasks/partial/-1/images/99").status_code == 404
+
+
+def test_no_signature_in_any_page_json_or_log(gallery: Gallery) -> None:
+    texts = [gallery.get("gallery").text, gallery.get("results.json").text, gallery.log_path.read_text()]
+    for text in texts:
+        for signature in SIGNATURES:
+            assert signature not in text
