@@ -2,17 +2,19 @@
 
 ``retried`` (S3, 1408x768 so thumbnails really shrink) loses one generation on its first try (a scripted
 emulator fault) and succeeds on the second, reusing the other image; ``partial`` accepts a failed image
-(``fail_on_partial=False``); ``to_gcs`` stores one image in the GCS emulator. Locations and connections
-come from the run's conf.
+(``fail_on_partial=False``); ``to_gcs`` stores one image in the GCS emulator; ``upscale`` (batch form)
+enlarges a product photo from the bucket and, by its imageUUID, an image ``retried`` made, so the gallery
+shows inputs beside what was made from them. Locations, the photo and connections come from the conf.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
-from airflow.sdk import DAG
+from airflow.sdk import DAG, task
 
-from airflow_provider_runware.operators.runware import RunwareImageInferenceOperator
+from airflow_provider_runware.operators.runware import RunwareImageInferenceOperator, RunwareUpscaleOperator
 
 COMMON = {"poll_interval": 0.5, "timeout": 60, "deferrable": False}
 
@@ -20,7 +22,7 @@ with DAG(
     dag_id="runware_gallery_probe",
     schedule=None,
     catchup=False,
-    params={"s3_location": "", "s3_conn_id": "", "gs_location": "", "gs_conn_id": ""},
+    params={"s3_location": "", "s3_conn_id": "", "gs_location": "", "gs_conn_id": "", "photo": ""},
 ):
     retried = RunwareImageInferenceOperator(
         task_id="retried",
@@ -57,4 +59,21 @@ with DAG(
         storage_conn_id="{{ params.gs_conn_id }}",
         **COMMON,
     )
-    retried >> partial >> to_gcs
+
+    @task
+    def upscale_rows(
+        made: list[dict[str, Any]], params: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        assert params is not None
+        return [{"input_image": params["photo"]}, {"input_image": made[0]["image_uuid"]}]
+
+    upscale = RunwareUpscaleOperator(
+        task_id="upscale",
+        requests=upscale_rows(retried.output),
+        model="runware:503@1",
+        upscale_factor=2,
+        output_location="{{ params.s3_location }}",
+        storage_conn_id="{{ params.s3_conn_id }}",
+        **COMMON,
+    )
+    retried >> partial >> to_gcs >> upscale
