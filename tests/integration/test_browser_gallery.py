@@ -174,8 +174,10 @@ def test_gallery_shows_every_stored_image_of_the_run(campaign: Campaign, browser
     assert gallery.get_by_test_id("runware-result").count() == len(stored)
     total = gallery.get_by_test_id("runware-total-cost").inner_text()
     assert f"{sum(image['cost'] for image in stored):.4f}" in total, total
+    html = gallery.content()
     for image in stored:
-        assert image["storage_uri"] in gallery.content()
+        assert image["storage_uri"] in html
+    assert not signatures_in_page(page), "the run page and the gallery in its frame"
 
     response = page.goto(f"{campaign.run_url}/gallery?task_id=upscale")
     assert response is not None
@@ -183,8 +185,10 @@ def test_gallery_shows_every_stored_image_of_the_run(campaign: Campaign, browser
     upscaled = images_state(page)
     assert len(upscaled) == 3
     assert all(image["naturalWidth"] > 0 for image in upscaled), _with_status(upscaled, traffic)
-    full = page.request.get(upscaled[0]["src"].removesuffix("/thumbnail"))
+    original = upscaled[0]["src"].removesuffix("/thumbnail")
+    full = page.request.get(original)
     assert full.status == 200
+    assert full.url == original, "streamed by the api-server, not a redirect to the bucket"
     assert full.headers["content-type"].startswith("image/")
 
     assert not signatures_in_page(page)
