@@ -52,7 +52,11 @@ from product_campaign import (
     wait_until_parked,
 )
 
-pytestmark = requires_airflow("3.1", why="HITLOperator, the product campaign's review step")
+pytestmark = [
+    requires_airflow("3.1", why="HITLOperator, the product campaign's review step"),
+    # The first test also pays for the shared run up to its review (services start, three steps).
+    pytest.mark.timeout(480),
+]
 
 STORAGE_CONN_ID = "aws_browser"
 REVIEWER_PASSWORD = "reviewer-browser-7Hd"
