@@ -1,7 +1,7 @@
 """`make floors`: prove the dependency floors in pyproject.toml are honest, on the oldest and the newest
 Airflow line.
 
-Installs the provider (with every extra: emulator, amazon, google, microsoft-azure) twice, each time
+Installs the provider (with every extra: emulator, amazon, google, microsoft-azure, gallery) twice, each time
 into a throwaway virtualenv with ``uv pip install --resolution lowest-direct`` (the *lowest* version of
 every direct dependency the resolver allows):
 
@@ -47,7 +47,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parent.parent
-EXTRAS = ("emulator", "amazon", "google", "microsoft-azure")
+EXTRAS = ("emulator", "amazon", "google", "microsoft-azure", "gallery")
 FLOOR = re.compile(r"^(?P<name>[A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?\s*>=\s*(?P<version>[0-9][^,;\s]*)")
 
 CHILD = r"""

@@ -150,9 +150,21 @@ class AirflowServices:
             self._engine = None
 
 
+def plugin_discovery() -> dict[str, str]:
+    """Users' api-servers load the provider's gallery plugin through the ``airflow.plugins`` entry point.
+    Where the installed metadata predates it (an editable install not refreshed since), load it through
+    the provider info's ``plugins`` instead, which Airflow reads with ``lazy_discover_providers`` off."""
+    from importlib.metadata import entry_points
+
+    if any(ep.value.startswith("airflow_provider_runware") for ep in entry_points(group="airflow.plugins")):
+        return {}
+    return {"AIRFLOW__CORE__LAZY_DISCOVER_PROVIDERS": "False"}
+
+
 def service_env(home: Path, dags: Path, database_url: str, port: int) -> dict[str, str]:
     """Configuration every component shares; the caller's ``extra_env`` goes on top."""
     return {
+        **plugin_discovery(),
         **os.environ,
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags),

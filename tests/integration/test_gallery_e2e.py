@@ -22,9 +22,11 @@ from urllib.parse import quote
 import httpx
 import pytest
 from airflow_runs import run_dag
+from airflow_services import plugin_discovery
 from emulator_handle import EmulatorHandle
 from gcs_fixtures import GcsEmulator, ServiceAccountKey, gcs_connection
 from servers import free_port, start, stop, wait_until
+from sqlalchemy import select
 
 DAG_ID = "runware_gallery_probe"
 AWS_KEY, AWS_REGION = "testing", "us-east-1"  # what the moto fixtures use
@@ -59,17 +61,6 @@ def png(width: int, height: int) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (width, height), (200, 40, 40)).save(buffer, "PNG")
     return buffer.getvalue()
-
-
-def plugin_discovery() -> dict[str, str]:
-    """Users' api-servers load the plugin through the ``airflow.plugins`` entry point. Where the
-    installed metadata predates it (an editable install not yet refreshed), load it through the provider
-    info's ``plugins`` instead, which Airflow reads with ``lazy_discover_providers`` off."""
-    from importlib.metadata import entry_points
-
-    if any(ep.value.startswith("airflow_provider_runware") for ep in entry_points(group="airflow.plugins")):
-        return {}
-    return {"AIRFLOW__CORE__LAZY_DISCOVER_PROVIDERS": "False"}
 
 
 @pytest.fixture(scope="module")
@@ -295,3 +286,53 @@ def test_no_signature_in_any_page_json_or_log(gallery: Gallery) -> None:
     for text in texts:
         for signature in SIGNATURES:
             assert signature not in text
+
+
+def stored_link(gallery: Gallery, key: str) -> str:
+    """The extra link's URL as the task runner stored it for ``retried`` (JSON from Airflow 3.1, the
+    bare string on 3.0)."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        (value,) = session.scalars(
+            select(XComModel.value).where(
+                XComModel.dag_id == DAG_ID,
+                XComModel.run_id == gallery.run_id,
+                XComModel.task_id == "retried",
+                XComModel.key == key,
+            )
+        )
+    try:
+        return str(json.loads(value))
+    except ValueError:
+        return str(value)
+
+
+def test_each_task_links_to_its_gallery_and_the_run_page_gets_a_gallery_tab(gallery: Gallery) -> None:
+    import airflow
+    from packaging.version import Version
+
+    from airflow_provider_runware.links import RunwareGalleryLink, RunwareStoredImagesLink
+
+    headers = {"Authorization": f"Bearer {gallery.tokens['admin']}"}
+    run = quote(gallery.run_id, safe="")
+    # The links as Airflow's task runner stored them at the end of the task (where the UI reads them).
+    link = stored_link(gallery, RunwareGalleryLink().xcom_key)
+    assert link == f"/runware/runs/{DAG_ID}/{run}/gallery?task_id=retried&map_index=-1"
+    assert stored_link(gallery, RunwareStoredImagesLink().xcom_key)
+    listed = httpx.get(f"{gallery.url}/api/v2/plugins", headers=headers, timeout=30)
+    assert listed.status_code == 200, f"{listed.status_code}: {listed.text[:300]}"
+    plugins = listed.json()["plugins"]
+    (runware,) = [plugin for plugin in plugins if plugin["name"] == "runware"]
+    assert runware["fastapi_apps"][0]["url_prefix"] == "/runware"
+    if Version(airflow.__version__) >= Version("3.1"):
+        tabs = {view["destination"]: view["href"] for view in runware["external_views"]}
+        assert tabs == {
+            "dag_run": "/runware/runs/{DAG_ID}/{RUN_ID}/gallery",
+            "task_instance": "/runware/runs/{DAG_ID}/{RUN_ID}/gallery"
+            "?task_id={TASK_ID}&map_index={MAP_INDEX}",
+        }
+    # What the UI's task-instance tab asks for on an unmapped task: "{MAP_INDEX}" left in place.
+    tab = gallery.get("gallery", params={"task_id": "retried", "map_index": "{MAP_INDEX}"})
+    assert tab.text.count('data-testid="runware-result"') == 2

@@ -67,6 +67,7 @@ def test_reviewer_publishes_exactly_the_approved_scenes(
         upscaled = rest.xcom(DAG_ID, run_id, "upscale")
         scenes = rest.xcom(DAG_ID, run_id, "restyle_scenes")
         links = rest.extra_links(DAG_ID, run_id, "upscale")
+        thumbnails = _thumbnails_in(request["body"], rest)
         map_index = int(request["task_instance"]["map_index"])
         wait_until_parked(home, DAG_ID, run_id, REVIEW_TASK, map_index, timeout=RUN_TIMEOUT)
         answer = rest.answer(DAG_ID, run_id, REVIEW_TASK, map_index, APPROVED)
@@ -90,6 +91,12 @@ def test_reviewer_publishes_exactly_the_approved_scenes(
         assert image["storage_uri"] in body
         assert image["storage_uri"].startswith(f"s3://{s3_bucket}/product-campaign/")
     assert "$" in body, "costs are shown"
+    # ... and its picture: a markdown image from the gallery plugin's thumbnail endpoint, served by the
+    # api-server from the bucket (Airflow 3.1+ renders markdown images in the form).
+    assert sorted(thumbnails) == sorted(APPROVED + REJECTED)
+    for size in thumbnails.values():
+        assert 0 < max(size) <= 256
+    assert links.get("Gallery", "").startswith(f"/runware/runs/{DAG_ID}/")
 
     # The extra link opens the bucket folder the upscaled images are in (on moto: its listing URL).
     stored_link = links.get("Stored images")
@@ -138,6 +145,23 @@ def test_reviewer_publishes_exactly_the_approved_scenes(
     assert any("task_id=upscale" in key for key in texts), "task logs were searched"
     assert not signatures_in(texts)
     assert not [where for where, text in texts.items() if AWS_SECRET in text]
+
+
+def _thumbnails_in(body: str, rest: AirflowRest) -> dict[str, tuple[int, int]]:
+    """Each ``![candidate](/runware/.../thumbnail)`` of the review body, fetched as the reviewer's
+    browser would (their token): the decoded picture's size per candidate."""
+    import io
+
+    from PIL import Image
+
+    sizes = {}
+    for name, path in re.findall(r"!\[([^\]]+)\]\((/runware/[^)\s]+/thumbnail)\)", body):
+        answer = httpx.get(
+            f"{rest.base_url}{path}", headers={"Authorization": f"Bearer {rest.token}"}, timeout=30
+        )
+        assert answer.status_code == 200, f"{path}: {answer.status_code} {answer.text[:200]}"
+        sizes[name] = Image.open(io.BytesIO(answer.content)).size
+    return sizes
 
 
 def _row(record: dict[str, Any]) -> int:
