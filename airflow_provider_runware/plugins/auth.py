@@ -17,9 +17,9 @@ lookup (so a refusal says nothing about whether a run, task or image exists):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import HTTPException, Request, status
 
 if TYPE_CHECKING:
     from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
@@ -32,13 +32,6 @@ def _auth_manager() -> Any:
     from airflow.api_fastapi.app import get_auth_manager
 
     return get_auth_manager()
-
-
-def _airflow_reads_cookie() -> bool:
-    """Airflow 3.1+'s ``get_user`` takes the cookie as well as the header (it has ``bearer_scheme``)."""
-    from airflow.api_fastapi.core_api import security
-
-    return hasattr(security, "bearer_scheme")
 
 
 async def _user_from_header_or_cookie(request: Request) -> BaseUser:
@@ -58,13 +51,24 @@ async def _user_from_header_or_cookie(request: Request) -> BaseUser:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "Invalid JWT token") from None
 
 
-def user_dependency() -> Any:
-    """The dependency that resolves the caller, for this Airflow line."""
-    if _airflow_reads_cookie():
-        from airflow.api_fastapi.core_api.security import get_user
+async def current_user(request: Request) -> BaseUser:
+    """The caller, resolved the way this Airflow line's REST API resolves it.
 
-        return get_user
-    return _user_from_header_or_cookie
+    Airflow 3.1+: its own ``get_user`` (header, else cookie, or the user a trusted middleware already
+    built), called with the bearer credentials read from the header as its dependency would read them.
+    Airflow 3.0: see :func:`_user_from_header_or_cookie`. Imported on the first request, not when the
+    plugin is loaded: every task process loads plugins (for their macros), and Airflow's security module
+    costs seconds to import.
+    """
+    from airflow.api_fastapi.core_api import security
+
+    if not hasattr(security, "bearer_scheme"):  # Airflow 3.0
+        return await _user_from_header_or_cookie(request)
+    from fastapi.security import HTTPAuthorizationCredentials
+
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    bearer = HTTPAuthorizationCredentials(scheme=scheme, credentials=credentials.strip()) if scheme else None
+    return await security.get_user(request, None, bearer)
 
 
 def is_allowed(user: BaseUser, dag_id: str) -> bool:
@@ -83,12 +87,12 @@ def is_allowed(user: BaseUser, dag_id: str) -> bool:
     )
 
 
-UserDep = Annotated[Any, Depends(user_dependency())]
+async def authorized_dag_reader(request: Request) -> Any:
+    """The caller, once allowed to read the DAG in the path; else 401/403 (nothing looked up yet)."""
+    from starlette.concurrency import run_in_threadpool
 
-
-def authorized_dag_reader(request: Request, user: UserDep) -> Any:
-    """The caller, once allowed to read the DAG in the path; else 403 (nothing looked up yet)."""
+    user = await current_user(request)
     dag_id = request.path_params.get("dag_id", "")
-    if not is_allowed(user, dag_id):
+    if not await run_in_threadpool(is_allowed, user, dag_id):
         raise HTTPException(status.HTTP_403_FORBIDDEN, FORBIDDEN)
     return user

@@ -1,10 +1,12 @@
-"""The AirflowPlugin the provider declares in its provider info (``plugins``).
+"""The AirflowPlugin the provider declares (provider info ``plugins`` and the ``airflow.plugins``
+entry point).
 
-Airflow's plugins manager imports it in the api-server: the FastAPI app (``app.py``) is mounted at
-``/runware``. From Airflow 3.1, which has plugin views, a **Gallery** tab is added to the DAG run and
-task instance pages (``external_views``, shown in an iframe of the same origin). Airflow 3.0 has no
-plugin views: there the gallery is the app's plain page, opened through the operators' "Gallery"
-extra link, as it is on every line.
+Airflow's plugins manager imports it wherever plugins load (every task process does, for macros), so
+importing it is cheap: the FastAPI app (``app.py``) is built when the api-server reads ``fastapi_apps``
+to mount it at ``/runware``. From Airflow 3.1, which has plugin views, a **Gallery** tab is added to
+the DAG run and task instance pages (``external_views``, shown in an iframe of the same origin).
+Airflow 3.0 has no plugin views: there the gallery is the app's plain page, opened through the
+operators' "Gallery" extra link, as it is on every line.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
-from airflow_provider_runware.plugins.app import app
 from airflow_provider_runware.plugins.urls import URL_PREFIX
 
 GALLERY_HREF = URL_PREFIX + "/runs/{DAG_ID}/{RUN_ID}/gallery"
@@ -33,10 +34,20 @@ EXTERNAL_VIEWS: list[dict[str, Any]] = [
 ]
 
 
+class _FastApiApps:
+    """``fastapi_apps``, built when first read (the api-server mounting the app), on the class or an
+    instance alike: every task process loads plugins for their macros, and must not pay for FastAPI."""
+
+    def __get__(self, instance: object, owner: type | None = None) -> list[dict[str, Any]]:
+        from airflow_provider_runware.plugins.app import app
+
+        return [{"app": app, "url_prefix": URL_PREFIX, "name": "Runware gallery"}]
+
+
 class RunwarePlugin(AirflowPlugin):
     """Runware gallery: images, thumbnails and results of every run, behind Airflow's own auth."""
 
     name = "runware"
-    fastapi_apps = [{"app": app, "url_prefix": URL_PREFIX, "name": "Runware gallery"}]
+    fastapi_apps = _FastApiApps()
     if hasattr(AirflowPlugin, "external_views"):  # Airflow 3.1+
         external_views = EXTERNAL_VIEWS
