@@ -19,6 +19,7 @@ LINES =
 MATRIX_ARGS ?=
 
 .PHONY: install demo demo-video demo-products test lint typecheck floors pytest matrix matrix-oldest chaos postgres-server \
+	chromium \
 	bench clean
 
 $(BIN)/uv:
@@ -48,10 +49,15 @@ $(AZURITE_STAMP):
 postgres-server:
 	scripts/install-postgres.sh
 
+# Debian's Chromium for the browser tests and the demo's screenshots (Playwright drives it); idempotent.
+chromium:
+	scripts/install-chromium.sh
+
 install: $(STAMP) $(SDK_STAMP)
 
+# Ends with the URL of the run's gallery; DEMO_ARGS=--serve keeps it open on http://localhost:8080.
 demo: $(STAMP)
-	$(BIN)/python scripts/demo.py
+	$(BIN)/python scripts/demo.py $(DEMO_ARGS)
 
 # A product photo -> caption -> richer prompt -> scene image -> short product video
 # (example_dags/runware_product_video.py) on the emulator and a local S3 server; leaves the MP4 and a
@@ -60,9 +66,10 @@ demo-video: $(STAMP)
 	$(BIN)/python scripts/demo_video.py
 
 # The product campaign with its human review step (example_dags/runware_product_campaign.py) on real
-# Airflow services, the emulator and moto; the review is answered through Airflow's REST API.
-# DEMO_ARGS="--screenshots docs/screenshots" also photographs the review step (needs chromium).
-demo-products: $(STAMP)
+# Airflow services, the emulator and moto; the review is answered in headless Chromium (Playwright), which
+# leaves screenshots of the review with its thumbnails and of the run's gallery in demo-output/products/.
+# DEMO_ARGS="--screenshots docs/screenshots" also writes the README's copies.
+demo-products: $(STAMP) chromium
 	$(BIN)/python scripts/demo_products.py $(DEMO_ARGS)
 
 lint: $(STAMP)
@@ -89,7 +96,7 @@ matrix-oldest: $(STAMP)
 	$(BIN)/python scripts/airflow_matrix.py --oldest $(if $(MATRIX_ARGS),-- $(MATRIX_ARGS))
 
 # The chaos campaign (tests/chaos) is part of pytest: about 3 minutes of real Airflow services.
-pytest: install $(AZURITE_STAMP) postgres-server
+pytest: install $(AZURITE_STAMP) postgres-server chromium
 	CHAOS_SEED=$(CHAOS_SEED) CHAOS_RATE=$(CHAOS_RATE) $(BIN)/pytest -p no:cacheprovider -rsx --durations=25 $(PYTEST_ARGS)
 
 # One chaos campaign on its own: PostgreSQL + api-server, scheduler, triggerer, dag-processor, a faulty

@@ -2,8 +2,12 @@
 
 Starts the Runware emulator and a moto S3 server on free loopback ports, points Airflow connections at
 them, runs ``airflow dags test runware_marketing_assets`` with a throwaway AIRFLOW_HOME, then copies
-the stored images into ``demo-output/`` with a manifest and a contact sheet. Every process it starts
-is stopped on the way out.
+the stored images into ``demo-output/`` with a manifest and a contact sheet. Then it starts an Airflow
+api-server on the run's metadata DB and prints the URL of the run's gallery (the provider's plugin)
+once that page and a thumbnail answer. Every process it starts is stopped on the way out; with
+``--serve`` (``make demo DEMO_ARGS=--serve``) the api-server, the emulator and the S3 server stay up on
+http://localhost:8080 until Ctrl-C, so the gallery can be opened in a browser (no login: the simple auth
+manager's all-admins mode, for this throwaway Airflow only).
 
 The model is the catalog's default (live on Runware, priced at every size it accepts) unless
 ``RUNWARE_DEMO_MODEL`` names another AIR id; the demo says which model it used and why, and picks two
@@ -17,11 +21,13 @@ credentials from the usual AWS environment) or, without it, the demo downloads t
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -32,6 +38,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -46,6 +53,7 @@ BUCKET = "runware-demo"
 PREFIX = "campaigns/"
 PRODUCTS_FILE = ROOT / "example_dags" / "data" / "products.json"
 DEFAULT_SIZES = [[1024, 1024], [1408, 768]]
+SERVE_PORT = 8080
 STRUCTLOG_LINE = re.compile(r"^\S+ \[(?P<level>\w+)\s*\] (?P<message>.*?)\s+\[(?P<logger>[\w.]+)\]")
 INTERESTING_LOGGERS = ("airflow_provider_runware", "airflow.models.dagrun")
 
@@ -58,6 +66,16 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def port_or_free(port: int) -> int:
+    """``port`` if nothing listens on it, else any free one."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return free_port()
+    return port
 
 
 def wait_until_up(
@@ -75,12 +93,14 @@ def wait_until_up(
 
 
 @contextlib.contextmanager
-def service(command: list[str], name: str, probe_url: str, work: Path = WORK) -> Iterator[None]:
+def service(
+    command: list[str], name: str, probe_url: str, work: Path = WORK, timeout: float = 60.0
+) -> Iterator[None]:
     """Run ``command`` (logging to ``work``) until the block ends; up once ``probe_url`` answers."""
     log_file = (work / f"{name}.log").open("wb")
     process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        wait_until_up(probe_url, process, name, work=work)
+        wait_until_up(probe_url, process, name, timeout=timeout, work=work)
         log(f"{name} is up ({probe_url})")
         yield
     finally:
@@ -270,6 +290,41 @@ def contact_sheet(manifest: dict[str, Any]) -> Path:
     return path
 
 
+def run_id_of(env: dict[str, str]) -> str:
+    """The run ``airflow dags test`` made (the only one in the throwaway metadata DB)."""
+    with sqlite3.connect(Path(env["AIRFLOW_HOME"]) / "airflow.db") as db:
+        (run_id,) = db.execute("SELECT run_id FROM dag_run WHERE dag_id = ?", (DAG_ID,)).fetchone()
+    return str(run_id)
+
+
+def gallery_path(run_id: str) -> str:
+    return f"/runware/runs/{DAG_ID}/{quote(run_id, safe='')}/gallery"
+
+
+def check_gallery(base_url: str, run_id: str) -> tuple[int, int]:
+    """The gallery page answers, and so does each of its thumbnails: (results, thumbnails served)."""
+    token = httpx.get(f"{base_url}/auth/token", timeout=30).raise_for_status().json()["access_token"]
+    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
+        client.get(gallery_path(run_id)).raise_for_status()
+        view = client.get(gallery_path(run_id).removesuffix("/gallery") + "/results.json")
+        results = [result for task in view.raise_for_status().json()["tasks"] for result in task["results"]]
+        served = 0
+        for result in results:
+            if result.get("thumbnail"):
+                thumbnail = client.get(gallery_path(run_id).removesuffix("gallery") + result["thumbnail"])
+                served += thumbnail.is_success and thumbnail.headers["content-type"].startswith("image/")
+    return len(results), served
+
+
+@contextlib.contextmanager
+def api_server(port: int) -> Iterator[str]:
+    """An Airflow api-server (with the provider's plugin) on the demo's metadata DB; its base URL."""
+    base_url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "airflow", "api-server", "-H", "127.0.0.1", "-p", str(port)]
+    with service(command, "airflow-api-server", f"{base_url}/api/v2/monitor/health", timeout=180):
+        yield base_url
+
+
 def emulator_request_counts(base_url: str) -> dict[str, int]:
     entries = httpx.get(base_url.removesuffix("/v1") + "/_emulator/requests", timeout=10).json()
     counts: dict[str, int] = {}
@@ -280,6 +335,13 @@ def emulator_request_counts(base_url: str) -> dict[str, int]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help=f"keep Airflow's api-server (port {SERVE_PORT}), S3 and the emulator up until Ctrl-C",
+    )
+    args = parser.parse_args()
     started = time.monotonic()
     shutil.rmtree(OUTPUT, ignore_errors=True)
     shutil.rmtree(WORK, ignore_errors=True)
@@ -340,17 +402,40 @@ def main() -> None:
         (OUTPUT / "manifest.json").write_text(json.dumps(manifest, indent=2))
         sheet = contact_sheet(manifest)
         counts = emulator_request_counts(emulator_url) if emulator_url else {}
-    elapsed = time.monotonic() - started
-    log("Done.")
-    print(f"  model:         {choice.air_id} ({choice.spec.name}), {choice.why}")
-    print(f"  images:        {manifest['count']} (in {OUTPUT / 'images'})")
-    print(f"  total cost:    ${manifest['total_cost_usd']:.4f}")
-    print(f"  manifest:      {OUTPUT / 'manifest.json'}")
-    print(f"  contact sheet: {sheet}")
-    if counts:
-        per_image = counts.get("imageInference", 0) / max(manifest["count"], 1)
-        print(f"  emulator requests: {counts} ({per_image:.2f} imageInference tasks per image)")
-    print(f"  wall time:     {elapsed:.1f}s")
+        run_id = run_id_of(env)
+        # This throwaway Airflow signs every visitor in as admin, so the printed link opens directly.
+        os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] = "True"
+        port = port_or_free(SERVE_PORT) if args.serve else free_port()
+        log("Starting an Airflow api-server on the run's metadata DB, for the provider's gallery")
+        base_url = stack.enter_context(api_server(port))
+        results, thumbnails = check_gallery(base_url, run_id)
+        gallery = f"http://localhost:{port}{gallery_path(run_id)}"
+        elapsed = time.monotonic() - started
+        log("Done.")
+        print(f"  model:         {choice.air_id} ({choice.spec.name}), {choice.why}")
+        print(f"  images:        {manifest['count']} (in {OUTPUT / 'images'})")
+        print(f"  total cost:    ${manifest['total_cost_usd']:.4f}")
+        print(f"  manifest:      {OUTPUT / 'manifest.json'}")
+        print(f"  contact sheet: {sheet}")
+        if counts:
+            per_image = counts.get("imageInference", 0) / max(manifest["count"], 1)
+            print(f"  emulator requests: {counts} ({per_image:.2f} imageInference tasks per image)")
+        print(f"  gallery:       {gallery}")
+        print(f"                 (checked: {results} results, {thumbnails} thumbnails served)")
+        print(f"  wall time:     {elapsed:.1f}s")
+        if not args.serve:
+            print(
+                "  That api-server stops with the demo. To open a run's gallery in a browser, run\n"
+                "  `make demo DEMO_ARGS=--serve`: it keeps Airflow's api-server, S3 and the emulator up on\n"
+                f"  http://localhost:{SERVE_PORT} until Ctrl-C."
+            )
+            return
+        print("  Serving until Ctrl-C. Sign in and open the gallery in one step (all-admins mode):")
+        print(f"    http://localhost:{port}/auth/token/login?next={quote(gallery_path(run_id), safe='')}")
+        signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops everything too
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                time.sleep(3600)
 
 
 if __name__ == "__main__":

@@ -3,13 +3,14 @@
 Starts the Runware emulator, a moto S3 server and real Airflow services (api-server, scheduler,
 triggerer, dag-processor; the tests' harness) on free loopback ports, uploads the three product photos
 of ``example_dags/data/products/`` to the bucket, triggers ``runware_product_campaign``, and when its
-review step asks for a decision answers it the way a reviewer's browser would: through Airflow's REST
-API (``PATCH .../taskInstances/review/0/hitlDetails``), approving two candidates and rejecting one.
-Then it leaves in ``demo-output/products/`` the published images, their ``manifest.json`` and a contact
-sheet of every step, and prints a summary. Every process it starts is stopped on the way out.
+review step asks for a decision answers it as a reviewer does, in a browser: headless Chromium driven
+by Playwright signs in on Airflow's login page, opens the review (each candidate's thumbnail beside its
+prompt, model and cost), approves two candidates and rejects one. After the run it opens the run's
+gallery. It leaves in ``demo-output/products/`` the published images, their ``manifest.json``, a
+contact sheet of every step and ``screenshots/`` (the review with its thumbnails, the choice, the
+gallery), and prints a summary. Every process it starts is stopped on the way out.
 
-``--screenshots DIR`` also photographs the review step in the Airflow UI with headless Chromium (the
-simple auth manager is then set to all-admins, so the browser needs no login).
+``--screenshots DIR`` also copies the screenshots to ``DIR`` (``docs/screenshots`` for the README's).
 
 The editing model is Seedream 4.0 (``bytedance:5@0``) unless ``RUNWARE_DEMO_EDIT_MODEL`` names another;
 a model the catalog marks retired is replayed on the emulator on the day before its retirement.
@@ -22,6 +23,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import secrets
 import shutil
 import sys
@@ -35,6 +37,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # the tests' service harness, as run_chaos.py and benchmarks use it
 
+from airflow_browser import chromium  # noqa: E402
 from airflow_services import AirflowServices, airflow_services  # noqa: E402
 from emulator_handle import running_emulator  # noqa: E402
 from product_campaign import (  # noqa: E402
@@ -52,7 +55,7 @@ from product_campaign import (  # noqa: E402
     upload_photos,
     wait_until_parked,
 )
-from review_screenshots import take_screenshots  # noqa: E402
+from review_screenshots import ReviewerBrowser, gallery_url  # noqa: E402
 from servers import serving  # noqa: E402
 
 from airflow_provider_runware.catalog.image_models import get_model_spec  # noqa: E402
@@ -171,8 +174,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "AIRFLOW_CONN_AWS_DEFAULT": aws_connection(s3_url, AWS_KEY, AWS_SECRET),
             **reviewer_env(WORK / "auth", REVIEWER_PASSWORD),
         }
-        if args.screenshots:
-            env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] = "True"
         log(f"Starting Airflow (api-server, scheduler, triggerer, dag-processor; logs in {WORK / 'airflow'})")
         services = stack.enter_context(airflow_services(WORK / "airflow", [DAG_FILE], env))
         base_url = f"http://127.0.0.1:{services.port}"
@@ -188,18 +189,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         log(f"The review step waits for a person: {request['subject']}")
         for line in request["body"].splitlines():
             if line.startswith("| **"):
-                print("   " + line, flush=True)
-        if args.screenshots:
-            shots = take_screenshots(
-                base_url, DAG_ID, run_id, REVIEW_TASK, map_index, APPROVE, args.screenshots
-            )
-            for path in shots:
-                log(f"Screenshot: {path}")
+                print("   " + re.sub(r"!\[[^]]*\]\([^)]*\)", "[thumbnail]", line), flush=True)
         wait_until_parked(services.home, DAG_ID, run_id, REVIEW_TASK, map_index, RUN_TIMEOUT)
-        answer = rest.answer(DAG_ID, run_id, REVIEW_TASK, map_index, APPROVE)
+        browser = stack.enter_context(chromium())
+        reviewer = ReviewerBrowser(browser, base_url, OUTPUT / "screenshots")
+        reviewer.log_in(REVIEWER, REVIEWER_PASSWORD)
+        log(f"Signed in as {REVIEWER} on {base_url}/auth/login (headless Chromium, Playwright)")
+        answer = reviewer.review(DAG_ID, run_id, REVIEW_TASK, map_index, APPROVE)
         log(
-            f"Answered through PATCH /api/v2/dags/{DAG_ID}/dagRuns/<run_id>/taskInstances/{REVIEW_TASK}/"
-            f"{map_index}/hitlDetails as {answer['responded_by']['name']}: publish {answer['chosen_options']}"
+            f"Answered in the review form as {answer['responded_by']['name']}: "
+            f"publish {answer['chosen_options']}"
         )
         deadline = time.monotonic() + RUN_TIMEOUT
         state = None
@@ -210,6 +209,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         progress()
         if state != "success":
             raise SystemExit(f"{DAG_ID} ended {state}; logs under {WORK / 'airflow'}")
+        thumbnails = reviewer.gallery(DAG_ID, run_id)
+        log(f"The run's gallery shows {thumbnails} thumbnails: {gallery_url(base_url, DAG_ID, run_id)}")
+        for path in reviewer.taken:
+            log(f"Screenshot: {path}")
+            if args.screenshots:
+                args.screenshots.mkdir(parents=True, exist_ok=True)
+                shutil.copy(path, args.screenshots / path.name)
         results = {
             task_id: rest.xcom(DAG_ID, run_id, task_id)
             for task_id in ("remove_background", "restyle_scenes", "upscale", "candidates", "publish")
@@ -247,12 +253,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for entry in requests:
         kind = entry.get("taskType") or entry.get("kind") or "other"
         counts[kind] = counts.get(kind, 0) + 1
-    return {"run_id": run_id, "results": results, "links": links, "published": published, "counts": counts}
+    return {
+        "run_id": run_id,
+        "results": results,
+        "links": links,
+        "published": published,
+        "counts": counts,
+        "screenshots": reviewer.taken,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--screenshots", type=Path, help="save screenshots of the review step here")
+    parser.add_argument("--screenshots", type=Path, help="also copy the screenshots to this folder")
     args = parser.parse_args()
     started = time.monotonic()
     shutil.rmtree(OUTPUT, ignore_errors=True)
@@ -277,6 +290,8 @@ def main() -> None:
     print(f"  total cost:    ${total:.4f} (every step of every candidate, rejected ones included)")
     print(f"  manifest:      {OUTPUT / 'manifest.json'}")
     print(f"  contact sheet: {OUTPUT / 'contact-sheet.png'}")
+    shots = ", ".join(path.name for path in outcome["screenshots"])
+    print(f"  screenshots:   {shots} in {OUTPUT / 'screenshots'}")
     print(f"  stored images: {outcome['links'].get('Stored images')} (the link on upscale; moto has stopped)")
     print(f"  emulator requests: {outcome['counts']}")
     print(f"  wall time:     {time.monotonic() - started:.1f}s")

@@ -1,198 +1,81 @@
-"""Screenshots of the product campaign's review step in the Airflow UI, with headless Chromium.
+"""The product campaign's review and gallery in the Airflow UI, as the reviewer sees them, photographed.
 
-Two pages are plain ``chromium --headless --screenshot`` shots: *Browse → Required Actions* and the
-review task's *Required Action* tab. The third shows a reviewer's choice made (two candidates picked in
-Options, not yet sent): Chromium is driven over the DevTools protocol for that, which needs the
-``websockets`` package (present in the dev environment); without it that shot is skipped.
-
-The Airflow UI must not ask for a login: run the api-server with the simple auth manager's
-``all_admins`` mode (``make demo-products DEMO_ARGS="--screenshots DIR"`` does).
+Playwright drives Debian's Chromium (the browser tests' harness, ``tests/airflow_browser.py``): the
+reviewer signs in on Airflow's login page, opens *Browse → Required Actions* and the review task's
+*Required Action* tab (each candidate's thumbnail beside its prompt, model and cost), ticks the chosen
+candidates and presses *Respond*, and after the run opens the DAG run's *Gallery* tab (the provider's
+plugin page inside Airflow's UI). Each step leaves a PNG.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import contextlib
-import itertools
-import json
-import shutil
-import subprocess
-import tempfile
-import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-import httpx
+from airflow_browser import (
+    HEIGHT,
+    hitl_form_path,
+    images_state,
+    log_in,
+    new_page,
+    open_gallery_tab,
+    pick_in_hitl_form,
+    respond_in_hitl_form,
+    run_page_path,
+    screenshot,
+)
 
-WIDTH = 1400
-FIND_TEXT = """
-(text) => {
-  const nodes = [...document.querySelectorAll('body *')].filter(
-    (n) => n.childElementCount === 0 && n.textContent.trim() === text && n.getClientRects().length);
-  if (!nodes.length) return null;
-  const r = nodes[nodes.length - 1].getBoundingClientRect();
-  return [r.x + r.width / 2, r.y + r.height / 2];
-}
-"""
-
-
-def chromium_path() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def take_screenshots(
-    base_url: str, dag_id: str, run_id: str, task_id: str, map_index: int, options: list[str], folder: Path
-) -> list[Path]:
-    """The Required Actions page, the review form, and the form with ``options`` ticked; the paths."""
-    chromium = chromium_path()
-    if chromium is None:
-        print("no chromium on PATH (apt-get install chromium): screenshots skipped", flush=True)
-        return []
-    folder.mkdir(parents=True, exist_ok=True)
-    form_url = f"{base_url}/dags/{dag_id}/runs/{run_id}/tasks/{task_id}/mapped/{map_index}/required_actions"
-    pages = {  # name: (url, window height)
-        "product-campaign-required-actions.png": (f"{base_url}/required_actions", 320),
-        "product-campaign-review.png": (form_url, 960),
-    }
-    taken = []
-    for name, (url, height) in pages.items():
-        path = folder / name
-        subprocess.run(
-            [
-                chromium,
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--hide-scrollbars",
-                f"--window-size={WIDTH},{height}",
-                "--virtual-time-budget=20000",
-                f"--screenshot={path}",
-                url,
-            ],
-            check=True,
-            capture_output=True,
-            timeout=180,
-        )
-        compact_png(path)
-        taken.append(path)
-    try:
-        import websockets  # noqa: F401
-    except ImportError:
-        print("no `websockets` package: the screenshot of a choice in progress is skipped", flush=True)
-        return taken
-    path = folder / "product-campaign-choosing.png"
-    asyncio.run(_choosing(chromium, form_url, options, path))
-    compact_png(path)
-    taken.append(path)
-    return taken
+REQUIRED_ACTIONS = "product-campaign-required-actions.png"
+REVIEW = "product-campaign-review.png"
+CHOOSING = "product-campaign-choosing.png"
+GALLERY = "product-campaign-gallery.png"
 
 
-def compact_png(path: Path) -> None:
-    """A UI screenshot in 64 colours: a fraction of the bytes, text still crisp."""
-    from PIL import Image
-
-    with Image.open(path) as image:
-        small = image.convert("RGB").quantize(colors=64)
-    small.save(path, optimize=True)
+def gallery_url(base_url: str, dag_id: str, run_id: str) -> str:
+    return f"{base_url}/runware/runs/{quote(dag_id, safe='')}/{quote(run_id, safe='')}/gallery"
 
 
-async def _choosing(chromium: str, url: str, options: list[str], path: Path) -> None:
-    """Open the form, pick ``options`` in its Options list, and photograph it (DevTools protocol)."""
-    with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
-        process = subprocess.Popen(
-            [
-                chromium,
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--hide-scrollbars",
-                "--remote-debugging-address=127.0.0.1",
-                "--remote-debugging-port=0",
-                f"--user-data-dir={profile}",
-                f"--window-size={WIDTH},960",
-                "about:blank",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            port = _devtools_port(Path(profile))
-            await _drive(port, url, options, path)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+@dataclass
+class ReviewerBrowser:
+    """The reviewer's signed-in browser tab; ``taken`` lists the screenshots in the order they were made."""
 
+    browser: Any
+    base_url: str
+    folder: Path
+    taken: list[Path] = field(default_factory=list)
 
-def _devtools_port(profile: Path, timeout: float = 30.0) -> int:
-    """Chromium writes the port it chose to ``DevToolsActivePort`` in its profile."""
-    deadline = time.monotonic() + timeout
-    marker = profile / "DevToolsActivePort"
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            return int(marker.read_text().splitlines()[0])
-        time.sleep(0.1)
-    raise RuntimeError("chromium did not open its DevTools port")
+    def __post_init__(self) -> None:
+        self.page = new_page(self.browser)
 
+    def log_in(self, username: str, password: str) -> None:
+        log_in(self.page, self.base_url, username, password)
 
-async def _drive(port: int, url: str, options: list[str], path: Path) -> None:
-    import websockets
+    def review(self, dag_id: str, run_id: str, task_id: str, map_index: int, options: list[str]) -> Any:
+        """Photograph the waiting review, answer it with ``options`` from the form; Airflow's answer."""
+        page = self.page
+        page.goto(f"{self.base_url}/required_actions")
+        page.get_by_text(task_id, exact=False).first.wait_for()
+        self._shot(REQUIRED_ACTIONS, height=300)
+        page.goto(self.base_url + hitl_form_path(dag_id, run_id, task_id, map_index))
+        thumbnails = images_state(page)
+        if not thumbnails or not all(image["naturalWidth"] > 0 for image in thumbnails):
+            raise SystemExit(f"the review's thumbnails did not load: {thumbnails}")
+        self._shot(REVIEW)
+        pick_in_hitl_form(page, options)
+        self._shot(CHOOSING)
+        return respond_in_hitl_form(page)
 
-    targets = httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=10, trust_env=False).json()
-    page = next(target for target in targets if target.get("type") == "page")
-    ids = itertools.count(1)
-    async with websockets.connect(page["webSocketDebuggerUrl"], max_size=None) as socket:
+    def gallery(self, dag_id: str, run_id: str) -> int:
+        """Photograph the DAG run's *Gallery* tab once every thumbnail has loaded; how many there are."""
+        self.page.goto(self.base_url + run_page_path(dag_id, run_id))
+        thumbnails = images_state(open_gallery_tab(self.page))
+        broken = [image["src"] for image in thumbnails if image["naturalWidth"] == 0]
+        if broken:
+            raise SystemExit(f"gallery thumbnails that did not load: {broken}")
+        self._shot(GALLERY)
+        return len(thumbnails)
 
-        async def call(method: str, **params: Any) -> dict[str, Any]:
-            message_id = next(ids)
-            await socket.send(json.dumps({"id": message_id, "method": method, "params": params}))
-            while True:
-                reply = json.loads(await socket.recv())
-                if reply.get("id") == message_id:
-                    if "error" in reply:
-                        raise RuntimeError(f"{method}: {reply['error']}")
-                    result: dict[str, Any] = reply.get("result", {})
-                    return result
-
-        async def find(text: str, timeout: float = 30.0) -> list[float]:
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                found = await call(
-                    "Runtime.evaluate",
-                    expression=f"({FIND_TEXT})({json.dumps(text)})",
-                    returnByValue=True,
-                )
-                value = found.get("result", {}).get("value")
-                if value:
-                    return [float(value[0]), float(value[1])]
-                await asyncio.sleep(0.3)
-            raise RuntimeError(f"{text!r} did not appear on {url}")
-
-        async def click(text: str) -> None:
-            x, y = await find(text)
-            for kind in ("mousePressed", "mouseReleased"):
-                await call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
-            await asyncio.sleep(0.5)
-
-        async def key(name: str, code: int) -> None:
-            for kind in ("keyDown", "keyUp"):
-                await call(
-                    "Input.dispatchKeyEvent", type=kind, key=name, code=name, windowsVirtualKeyCode=code
-                )
-            await asyncio.sleep(0.5)
-
-        await call(
-            "Emulation.setDeviceMetricsOverride", width=WIDTH, height=1000, deviceScaleFactor=1, mobile=False
-        )
-        await call("Page.enable")
-        await call("Page.navigate", url=url)
-        await click("Select one or multiple values")
-        for option in options:
-            await click(option)  # the list closes after each pick; the arrow key opens it again
-            await key("ArrowDown", 40)
-        await key("Escape", 27)
-        shot = await call("Page.captureScreenshot", format="png")
-        path.write_bytes(base64.b64decode(shot["data"]))
+    def _shot(self, name: str, height: int = HEIGHT) -> None:
+        self.taken.append(screenshot(self.page, self.folder / name, height))
