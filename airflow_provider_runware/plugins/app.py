@@ -47,9 +47,12 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
 
 
 def _session() -> Iterator[Any]:
+    """A session of the request's own, as Airflow's ``SessionDep`` makes: FastAPI runs a sync dependency
+    and its endpoint on different threadpool threads, so the thread-scoped session would be shared by
+    concurrent requests (a gallery loading nine thumbnails at once got 500s)."""
     from airflow.utils.session import create_session
 
-    with create_session() as session:
+    with create_session(scoped=False) as session:
         yield session
 
 
