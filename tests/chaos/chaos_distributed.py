@@ -36,7 +36,7 @@ from chaos_campaign import (
     running_stores,
     write_results,
 )
-from chaos_distributed_evidence import concurrent_tries, redeliveries
+from chaos_distributed_evidence import concurrent_tries, ledger_refusals, redeliveries
 from chaos_distributed_faults import FAULT_KINDS, DistributedFaults
 from chaos_evidence import (
     Evidence,
@@ -79,6 +79,9 @@ class DistributedSettings(CampaignSettings):
     triggerer_restarts: int = 0
     outages: int = 0
     run_timeout: float = 240.0
+    # A little longer than the LocalExecutor campaign's: tasks wait long enough for every fault that
+    # needs waiting tasks to find some.
+    generation_seconds: float = 15.0
     parallelism: int = 6
     worker_concurrency: int = 3
     # Shorter than a blocking task's wait: Redis hands the message of a task still running to a worker
@@ -127,6 +130,7 @@ class DistributedResult(CampaignResult):
     restarts: list[dict[str, Any]] = field(default_factory=list)
     redelivery: dict[str, int] = field(default_factory=dict)
     concurrent_tries: list[dict[str, Any]] = field(default_factory=list)
+    ledger_refusals: int = 0
 
     @property
     def process_faults(self) -> dict[str, int]:
@@ -164,6 +168,7 @@ class DistributedResult(CampaignResult):
             f"restarted={{{restarted}}}",
             f"refused_starts={self.redelivery.get('refused_starts', 0)}",
             f"concurrent_tries={len(self.concurrent_tries)}",
+            f"ledger_refusals={self.ledger_refusals}",
             f"violations={len(self.report.violations)}",
             f"wall={self.wall_seconds:.0f}s",
         ]
@@ -175,6 +180,7 @@ class DistributedResult(CampaignResult):
             "restarts": self.restarts,
             "redelivery": self.redelivery,
             "concurrent_tries": self.concurrent_tries,
+            "ledger_refusals": self.ledger_refusals,
         }
 
 
@@ -308,6 +314,7 @@ def run_distributed_campaign(
         restarts=supervisor.restarts,
         redelivery=redeliveries(home),
         concurrent_tries=concurrent_tries(home),
+        ledger_refusals=ledger_refusals(home),
     )
     if results_dir is not None:
         write_results(result, results_dir, RESULTS_NAME)

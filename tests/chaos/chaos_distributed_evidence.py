@@ -6,6 +6,7 @@ situations that could cause them really happened in the run, from logs the provi
   that was not acknowledged in time to a worker again);
 - a task start Airflow's execution API refused because the task instance was not queued (HTTP 409,
   "Cannot start Task Instance in invalid state") is a redelivered copy that never ran the task;
+- a try that stopped because its ledger could not be written (the database was away) did not pay;
 - two **tries** of one task instance alive at once: try N still talking to the api-server (heartbeats,
   ledger reads and writes) after try N+1 was started. Each try has its own ``ti_id``; the task logs
   map it to the task instance and try number, the api-server's access log says when it was active.
@@ -22,13 +23,25 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from chaos_evidence import ATTEMPT_LOG
+
 RECEIVED = re.compile(r"Task \S+\[(?P<id>[0-9a-f-]{36})\] received")
 REFUSED_START = "Cannot start Task Instance in invalid state"
+LEDGER_REFUSED = "RunwareLedgerError"
 ACCESS = re.compile(
     r"^(?P<at>\S+Z) .*method=(?P<method>\w+) "
     r"path=/execution/(?:task-instances|store/ti)/(?P<ti>[0-9a-f-]{36})(?P<rest>/\S*)? "
     r".*status_code=(?P<status>\d+)"
 )
+
+
+def ledger_refusals(home: Path) -> int:
+    """Task tries that stopped because their ledger could not be written or read (before paying)."""
+    return sum(
+        LEDGER_REFUSED in path.read_text(errors="replace")
+        for path in home.glob("logs/**/attempt=*.log")
+        if ATTEMPT_LOG.fullmatch(path.name)
+    )
 
 
 def redeliveries(home: Path) -> dict[str, int]:

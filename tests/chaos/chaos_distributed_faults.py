@@ -2,16 +2,18 @@
 
 A background thread watches the metadata DB and the emulator's request log and fires each of these
 once, one at a time, at the moment it is meant to hit:
-They fire in this order (a fault whose moment does not come for a minute lets the next ones go first):
+They fire in this order (a fault whose moment does not come for 30 s lets the next ones go first):
 - **worker killed while submitting**: the emulator holds the first imageInference POST at its door
   (``hold`` fault: it never reaches Runware); its task instance's Celery worker is SIGKILLed (the whole
   node: pool, task supervisors, tasks) while the POST is held, so the ledger says "submitting" for
   images Runware never saw. The supervisor starts the worker again.
-- **DB outage while tasks submit**: PostgreSQL stops for 15 s while task instances are submitting
-  (running, their images not yet accepted by Runware), so ledger writes fail between deciding and POSTing.
+- **DB outage while tasks submit**: PostgreSQL stops for 15 s while task instances are about to submit
+  (running on a live worker with none of their images accepted by Runware yet, or queued), so ledger
+  writes fail between deciding and POSTing.
 - **worker killed while waiting**: once a blocking task instance waits for images Runware accepted,
   its Celery worker is SIGKILLed; the scheduler notices through the (shortened) task heartbeat timeout.
-- **DB outage while tasks wait**: PostgreSQL stops for 15 s while tasks are deferred and waiting.
+- **DB outage while tasks wait**: PostgreSQL stops for 15 s while tasks are deferred, or blocking
+  and polling for accepted images.
 - **triggerer killed, no restart**: with tasks deferred, the triggerer holding most of their triggers
   gets SIGKILL and stays dead; the other one must take its triggers over.
 - **Redis restarted**: the broker stops and starts again empty (no persistence) while tasks are queued
@@ -42,11 +44,11 @@ REDIS_DOWN_SECONDS = 3.0
 # Long enough for the watcher to find and kill the held POST's worker; shorter than the client's timeout.
 HOLD_SECONDS = 15.0
 # Faults are spaced so that each one's effects can be told apart in the logs.
-GAP_SECONDS = 5.0
+GAP_SECONDS = 4.0
 # How long the next fault in order may wait for its moment before later ones may fire first.
-HEAD_PATIENCE_SECONDS = 60.0
+HEAD_PATIENCE_SECONDS = 30.0
 DEFERRED_BEFORE_TRIGGERER_KILL = 1
-DEFERRED_BEFORE_DB_OUTAGE = 2
+WAITING_BEFORE_DB_OUTAGE = 1
 TRIGGERERS = ("triggerer-1", "triggerer-2")
 TRIGGERERS_SETTLED_SECONDS = 10.0
 # In the order they usually become possible; each fires once.
@@ -245,21 +247,32 @@ class DistributedFaults(ProcessFaults):
     # ----- PostgreSQL -----------------------------------------------------------------------------
 
     def _outage_while_submitting(self) -> bool:
+        """Once task instances are about to submit: running on a live worker with none of their images
+        accepted yet, or queued (they start while the database is away)."""
         accepted = self._accepted_prefixes()
         submitting = {i.key: i for i in self.plan.with_mode("deferrable", "blocking", "submit")}
-        running = [
-            live
-            for live in self._instances("running")
+        about_to = [
+            f"{live.label} ({live.state})"
+            for live in self._instances("running", "queued")
             if live.key in submitting
             and self.plan.object_prefix(self.run_id, submitting[live.key]) not in accepted
+            and (live.state == "queued" or (live.pid and self._worker_of(int(live.pid))))
         ]
-        return bool(running) and self._db_outage("db_outage_submitting", [live.label for live in running])
+        return bool(about_to) and self._db_outage("db_outage_submitting", about_to)
 
     def _outage_while_waiting(self) -> bool:
-        waiting = self._instances("deferred", "running")
-        if sum(live.state == "deferred" for live in waiting) < DEFERRED_BEFORE_DB_OUTAGE:
+        """Once task instances wait: deferred, or blocking ones polling for images Runware accepted."""
+        accepted = self._accepted_prefixes()
+        blocking = {i.key: i for i in self.plan.with_mode("blocking")}
+        waiting = [
+            f"{live.label} ({live.state})"
+            for live in self._instances("deferred", "running")
+            if live.state == "deferred"
+            or (live.key in blocking and self.plan.object_prefix(self.run_id, blocking[live.key]) in accepted)
+        ]
+        if len(waiting) < WAITING_BEFORE_DB_OUTAGE:
             return False
-        return self._db_outage("db_outage_waiting", [f"{live.label} ({live.state})" for live in waiting])
+        return self._db_outage("db_outage_waiting", waiting)
 
     def _db_outage(self, kind: str, hit: list[str]) -> bool:
         assert self.postgres is not None
