@@ -7,9 +7,8 @@ situations that could cause them really happened in the run, from logs the provi
 - a task start Airflow's execution API refused because the task instance was not queued (HTTP 409,
   "Cannot start Task Instance in invalid state") is a redelivered copy that never ran the task;
 - a try that stopped because its ledger could not be written (the database was away) did not pay;
-- two **tries** of one task instance alive at once: try N still talking to the api-server (heartbeats,
-  ledger reads and writes) after try N+1 was started. Each try has its own ``ti_id``; the task logs
-  map it to the task instance and try number, the api-server's access log says when it was active.
+- two **tries** of one task instance alive at once: try N's task process still writing its log after
+  try N+1's task process started (each try's lines carry its ``ti_id``).
 """
 
 from __future__ import annotations
@@ -28,11 +27,6 @@ from chaos_evidence import ATTEMPT_LOG
 RECEIVED = re.compile(r"Task \S+\[(?P<id>[0-9a-f-]{36})\] received")
 REFUSED_START = "Cannot start Task Instance in invalid state"
 LEDGER_REFUSED = "RunwareLedgerError"
-ACCESS = re.compile(
-    r"^(?P<at>\S+Z) .*method=(?P<method>\w+) "
-    r"path=/execution/(?:task-instances|store/ti)/(?P<ti>[0-9a-f-]{36})(?P<rest>/\S*)? "
-    r".*status_code=(?P<status>\d+)"
-)
 
 
 def ledger_refusals(home: Path) -> int:
@@ -63,57 +57,54 @@ def redeliveries(home: Path) -> dict[str, int]:
 class Try:
     label: str
     try_number: int
-    started: datetime | None = None
-    last_active: datetime | None = None
-
-
-def _tries(home: Path) -> dict[str, Try]:
-    """ti_id -> task instance label and try number, from the first structured line of each task log."""
-    tries: dict[str, Try] = {}
-    for path in home.glob("logs/**/attempt=*.log"):
-        for line in path.read_text(errors="replace").splitlines():
-            try:
-                record: Any = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict) and record.get("ti_id") and record.get("try_number"):
-                index = record.get("map_index", -1)
-                label = record["task_id"] if index in (-1, None) else f"{record['task_id']}[{index}]"
-                tries.setdefault(record["ti_id"], Try(label, int(record["try_number"])))
-                break
-    return tries
+    first: datetime
+    last: datetime
 
 
 def _time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def concurrent_tries(home: Path) -> list[dict[str, Any]]:
-    """Task instances whose try N was still active at the api-server after try N+1 had started."""
-    tries = _tries(home)
-    for path in sorted(home.glob("api-server*.log")):
+def _tries(home: Path) -> list[Try]:
+    """Each try's first and last line written by its task process (the lines that carry its ti_id:
+    a redelivered copy that Airflow refused to start writes none)."""
+    tries = []
+    for path in home.glob("logs/**/attempt=*.log"):
+        if not ATTEMPT_LOG.fullmatch(path.name):
+            continue
+        found: Try | None = None
         for line in path.read_text(errors="replace").splitlines():
-            match = ACCESS.match(line)
-            if match is None or match["ti"] not in tries or not match["status"].startswith("2"):
+            try:
+                record: Any = json.loads(line)
+            except ValueError:
                 continue
-            current = tries[match["ti"]]
-            at = _time(match["at"])
-            if (match["rest"] or "") == "/run" and current.started is None:
-                current.started = at
-            current.last_active = max(filter(None, (current.last_active, at)))
+            if not isinstance(record, dict) or not record.get("ti_id") or not record.get("timestamp"):
+                continue
+            at = _time(record["timestamp"])
+            if found is None:
+                index = record.get("map_index", -1)
+                label = record["task_id"] if index in (-1, None) else f"{record['task_id']}[{index}]"
+                found = Try(label, int(record.get("try_number") or 0), at, at)
+            found.first, found.last = min(found.first, at), max(found.last, at)
+        if found is not None:
+            tries.append(found)
+    return tries
+
+
+def concurrent_tries(home: Path) -> list[dict[str, Any]]:
+    """Task instances whose try N was still running (writing its log) after try N+1 had started."""
     by_instance: dict[str, list[Try]] = {}
-    for found in tries.values():
+    for found in _tries(home):
         by_instance.setdefault(found.label, []).append(found)
     overlaps = []
     for label, found in sorted(by_instance.items()):
-        ordered = sorted(found, key=lambda t: t.try_number)
-        for earlier, later in itertools.pairwise(ordered):
-            if earlier.last_active and later.started and earlier.last_active > later.started:
+        for earlier, later in itertools.pairwise(sorted(found, key=lambda t: t.try_number)):
+            if earlier.last > later.first:
                 overlaps.append(
                     {
                         "task": label,
                         "tries": [earlier.try_number, later.try_number],
-                        "seconds": round((earlier.last_active - later.started).total_seconds(), 1),
+                        "seconds": round((earlier.last - later.first).total_seconds(), 1),
                     }
                 )
     return overlaps

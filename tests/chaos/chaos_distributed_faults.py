@@ -12,6 +12,9 @@ They fire in this order (a fault whose moment does not come for 30 s lets the ne
   writes fail between deciding and POSTing.
 - **worker killed while waiting**: once a blocking task instance waits for images Runware accepted,
   its Celery worker is SIGKILLed; the scheduler notices through the (shortened) task heartbeat timeout.
+- **supervisor frozen** (two tries at once): a waiting blocking task's supervisor is stopped (SIGSTOP)
+  for longer than the task heartbeat timeout while the task itself keeps polling; the scheduler fails
+  the try and starts the next one elsewhere; thawed, the old supervisor learns it must stop.
 - **DB outage while tasks wait**: PostgreSQL stops for 15 s while tasks are deferred, or blocking
   and polling for accepted images.
 - **triggerer killed, no restart**: with tasks deferred, the triggerer holding most of their triggers
@@ -27,8 +30,9 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import psutil
@@ -45,6 +49,8 @@ REDIS_DOWN_SECONDS = 3.0
 HOLD_SECONDS = 15.0
 # Faults are spaced so that each one's effects can be told apart in the logs.
 GAP_SECONDS = 4.0
+# Longer than the task heartbeat timeout (30 s) plus the scheduler's check and the retry delay.
+FREEZE_SECONDS = 50.0
 # How long the next fault in order may wait for its moment before later ones may fire first.
 HEAD_PATIENCE_SECONDS = 30.0
 DEFERRED_BEFORE_TRIGGERER_KILL = 1
@@ -56,6 +62,7 @@ FAULT_KINDS = (
     "worker_killed_submitting",
     "db_outage_submitting",
     "worker_killed_waiting",
+    "supervisor_frozen",
     "db_outage_waiting",
     "triggerer_killed",
     "redis_restarted",
@@ -75,8 +82,13 @@ class DistributedFaults(ProcessFaults):
     _current: str = "none"
     _last_fault_end: float = 0.0
     _hold_armed: bool = False
+    _frozen: list[psutil.Process] = field(default_factory=list)
     _head: str = ""
     _head_since: float = 0.0
+
+    def stop(self) -> None:
+        super().stop()
+        self._thaw()  # nothing stays frozen past the campaign
 
     def elapsed(self) -> float:
         """Seconds since the watcher started (the clock of every fault and restart event)."""
@@ -112,6 +124,7 @@ class DistributedFaults(ProcessFaults):
             "worker_killed_submitting": self._kill_held_submitter,
             "db_outage_submitting": self._outage_while_submitting,
             "worker_killed_waiting": self._kill_waiting_worker,
+            "supervisor_frozen": self._freeze_a_supervisor,
             "triggerer_killed": self._kill_triggerer,
             "redis_restarted": self._restart_redis,
             "db_outage_waiting": self._outage_while_waiting,
@@ -195,6 +208,43 @@ class DistributedFaults(ProcessFaults):
             ):
                 return True
         return False
+
+    def _freeze_a_supervisor(self) -> bool:
+        """SIGSTOP the task supervisor (the Celery pool process) of a blocking task that waits, for longer
+        than the task heartbeat timeout, then SIGCONT it: its task keeps polling Runware while no
+        heartbeat arrives, so the scheduler fails the try and starts the next one, and the two tries of
+        one task instance run at once until the thawed supervisor learns it must stop."""
+        accepted = self._accepted_prefixes()
+        for instance in self.plan.with_mode("blocking"):
+            if self.plan.object_prefix(self.run_id, instance) not in accepted:
+                continue
+            live = next((live for live in self._instances("running") if live.key == instance.key), None)
+            if live is None or not live.pid or self._worker_of(int(live.pid)) is None:
+                continue
+            with contextlib.suppress(*DEAD_OR_HIDDEN):
+                supervisor = psutil.Process(int(live.pid)).parent()
+                if supervisor is None or self._worker_of(supervisor.pid) is None:
+                    continue
+                supervisor.suspend()
+                self._frozen.append(supervisor)
+                self._current = "supervisor_frozen"
+                timer = threading.Timer(FREEZE_SECONDS, self._thaw)
+                timer.daemon = True
+                timer.start()
+                self._record(
+                    "supervisor_frozen",
+                    task=instance.label,
+                    worker=self._worker_of(supervisor.pid),
+                    try_number=live.try_number,
+                    seconds=FREEZE_SECONDS,
+                )
+                return True
+        return False
+
+    def _thaw(self) -> None:
+        while self._frozen:
+            with contextlib.suppress(*DEAD_OR_HIDDEN):
+                self._frozen.pop().resume()
 
     # ----- triggerer ------------------------------------------------------------------------------
 
