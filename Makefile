@@ -106,8 +106,9 @@ chaos: $(STAMP) postgres-server
 	$(BIN)/python tests/chaos/run_chaos.py --seed $(CHAOS_SEED) --fault-rate $(CHAOS_RATE) $(CHAOS_ARGS)
 
 # The distributed campaign on its own: CeleryExecutor with Redis and PostgreSQL, two workers, two
-# triggerers and a supervisor that restarts what exits; killed workers, a killed triggerer, two database
-# outages, a Redis restart and forced Celery redeliveries on top of the emulator's seeded faults. Prints
+# triggerers and a supervisor that restarts what exits; killed workers, a frozen task supervisor (two
+# tries at once), a killed triggerer, two database outages, a Redis restart and forced Celery
+# redeliveries on top of the emulator's seeded faults. Prints
 # the summary line, every violation and every restart; writes tests/chaos/results/last-run-distributed.*.
 chaos-distributed: $(STAMP) postgres-server redis-server
 	$(BIN)/python tests/chaos/run_chaos_distributed.py --seed $(CHAOS_SEED) --fault-rate $(CHAOS_RATE) \

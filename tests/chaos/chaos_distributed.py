@@ -6,8 +6,9 @@ result backend is PostgreSQL), the api-server, scheduler and dag-processor, two 
 (``airflow celery worker -H worker-N@%h``) and two triggerers, each its own process, with
 :class:`~chaos_supervisor.Supervisor` starting again whatever exits, as systemd or Kubernetes would.
 On top of the emulator's seeded faults, :class:`~chaos_distributed_faults.DistributedFaults` kills
-workers (while submitting, while waiting), kills one triggerer for good, stops the database twice and
-restarts Redis; the broker's short visibility timeout makes it redeliver running tasks. Timeouts that
+workers (while submitting, while waiting), freezes a task's supervisor until a second try runs beside
+the first, kills one triggerer for good, stops the database twice and restarts Redis; the broker's short
+visibility timeout makes it redeliver running tasks. Timeouts that
 decide how soon Airflow notices a dead worker, triggerer or lost message are shortened so that one run
 fits in a few minutes; each is named in :func:`_distributed_env`.
 """
@@ -138,6 +139,11 @@ class DistributedResult(CampaignResult):
         counts["redelivered"] = self.redelivery.get("redeliveries", 0)
         return counts
 
+    @property
+    def two_tries_at_once(self) -> int:
+        """Frozen tries still alive when the next try of their task instance had started."""
+        return sum(bool(event.get("two_tries_at_once")) for event in self.process_events)
+
     def _count(self, kind: str) -> int:
         return sum(event["kind"] == kind for event in self.process_events)
 
@@ -167,6 +173,7 @@ class DistributedResult(CampaignResult):
             f"leftovers={counts.get('leftovers', 0)}",
             f"restarted={{{restarted}}}",
             f"refused_starts={self.redelivery.get('refused_starts', 0)}",
+            f"two_tries_at_once={self.two_tries_at_once}",
             f"concurrent_tries={len(self.concurrent_tries)}",
             f"ledger_refusals={self.ledger_refusals}",
             f"violations={len(self.report.violations)}",

@@ -49,6 +49,7 @@ REDIS_DOWN_SECONDS = 3.0
 HOLD_SECONDS = 15.0
 # Faults are spaced so that each one's effects can be told apart in the logs.
 GAP_SECONDS = 4.0
+LIVE_STATES = ("queued", "running", "deferred", "success", "failed", "up_for_retry", "scheduled")
 # Longer than the task heartbeat timeout (30 s) plus the scheduler's check and the retry delay.
 FREEZE_SECONDS = 50.0
 # How long the next fault in order may wait for its moment before later ones may fire first.
@@ -82,7 +83,7 @@ class DistributedFaults(ProcessFaults):
     _current: str = "none"
     _last_fault_end: float = 0.0
     _hold_armed: bool = False
-    _frozen: list[psutil.Process] = field(default_factory=list)
+    _frozen: list[tuple[psutil.Process, psutil.Process, Instance, int]] = field(default_factory=list)
     _head: str = ""
     _head_since: float = 0.0
 
@@ -222,11 +223,12 @@ class DistributedFaults(ProcessFaults):
             if live is None or not live.pid or self._worker_of(int(live.pid)) is None:
                 continue
             with contextlib.suppress(*DEAD_OR_HIDDEN):
-                supervisor = psutil.Process(int(live.pid)).parent()
+                task = psutil.Process(int(live.pid))
+                supervisor = task.parent()
                 if supervisor is None or self._worker_of(supervisor.pid) is None:
                     continue
                 supervisor.suspend()
-                self._frozen.append(supervisor)
+                self._frozen.append((supervisor, task, instance, live.try_number))
                 self._current = "supervisor_frozen"
                 timer = threading.Timer(FREEZE_SECONDS, self._thaw)
                 timer.daemon = True
@@ -242,9 +244,30 @@ class DistributedFaults(ProcessFaults):
         return False
 
     def _thaw(self) -> None:
+        """SIGCONT every frozen supervisor, first noting whether its task was still alive while a later
+        try of the same task instance had started: two tries at once, seen directly."""
         while self._frozen:
+            supervisor, task, instance, try_number = self._frozen.pop()
+            later = None
+            with contextlib.suppress(Exception):  # the DB may be away (an outage): then unknown
+                later = next(
+                    (live.try_number for live in self._instances(*LIVE_STATES) if live.key == instance.key),
+                    None,
+                )
+            alive = task.is_running() and task.status() != psutil.STATUS_ZOMBIE
             with contextlib.suppress(*DEAD_OR_HIDDEN):
-                self._frozen.pop().resume()
+                supervisor.resume()
+            self.events.append(
+                {
+                    "kind": "supervisor_thawed",
+                    "task": instance.label,
+                    "frozen_try": try_number,
+                    "try_now": later,
+                    "frozen_try_alive": alive,
+                    "two_tries_at_once": bool(alive and later is not None and later > try_number),
+                    "at": self._elapsed(),
+                }
+            )
 
     # ----- triggerer ------------------------------------------------------------------------------
 
