@@ -2,10 +2,11 @@
 
 The provider supports Airflow 3.0 to 3.3. The task SDK gained names line by line: ``airflow.sdk.BaseHook``
 arrived in 3.1, the exception classes in ``airflow.sdk.exceptions`` in 3.1 (``AirflowException``) and
-3.2 (the rest), ``airflow.sdk.conf`` in 3.2, ``airflow.sdk.log.mask_secret`` in 3.1. Each name is taken
-from its newest home first, so a line that has it never sees a deprecation warning, and from the older
-home otherwise. ``common.compat`` has the same shims, but only in releases far newer than the ones the
-Airflow 3.0 and 3.1 constraint files pin, so the provider carries these few lines itself.
+3.2 (the rest), ``airflow.sdk.conf`` in 3.2, ``airflow.sdk.log.mask_secret`` in 3.1, the metrics facade
+``airflow.sdk.observability.stats`` in 3.2. Each name is taken from its newest home first, so a line
+that has it never sees a deprecation warning, and from the older home otherwise. ``common.compat`` has
+the same shims, but only in releases far newer than the ones the Airflow 3.0 and 3.1 constraint files
+pin, so the provider carries these few lines itself.
 
 The exception classes come from *one* module on every line: the task runner decides "fail without
 retry" by ``isinstance`` against its own line's ``AirflowFailException``, and a class from the other
@@ -49,6 +50,7 @@ __all__ = [
     "conf",
     "mask_secret",
     "redact",
+    "stats",
 ]
 
 
@@ -71,6 +73,20 @@ def _masker(name: str) -> Callable[..., Any]:
 
         function = getattr(secrets_masker, name)
     return function
+
+
+def stats() -> Any:
+    """Airflow's metrics facade, configured by the deployment (StatsD, Datadog, OpenTelemetry or none).
+
+    ``airflow.sdk.observability.stats`` from 3.2 (3.3 deprecates ``airflow.stats``, which re-exports
+    it); ``airflow.stats`` on 3.0 and 3.1. Imported on first use: only workers send metrics, and the
+    task runner of every line configures this very object before a task starts.
+    """
+    try:
+        from airflow.sdk.observability.stats import Stats
+    except ImportError:  # Airflow 3.0 and 3.1
+        from airflow.stats import Stats
+    return Stats
 
 
 async def aget_connection(conn_id: str, hook: BaseHook) -> tuple[Connection, dict[str, Any]]:

@@ -80,6 +80,8 @@ TEST_REQUIREMENTS = (
     "boto3",
     "psutil",
     "jsonschema",
+    # Airflow's StatsD client, for the metrics test (Airflow's own `statsd` extra).
+    "statsd",
     "gcp-storage-emulator",
     # gcp-storage-emulator needs fs 2.4.16, which imports pkg_resources: setuptools 81 and later no
     # longer ship it (3.1's era resolves setuptools 82 and the GCS emulator would not start).
@@ -87,14 +89,16 @@ TEST_REQUIREMENTS = (
 )
 # Each line: the unit tests and the dag.test() suites of the operator, sensor and image tools (deferrable,
 # blocking, submit-only + sensor, retries, clears that reuse images, lost answers never paid twice), of
-# the ledger's home on that line (task_state_store from 3.3, an Airflow Variable below) and the example
-# DAGs' registry (the examples it runs itself; the product campaign's entry skips below 3.1).
+# the ledger's home on that line (task_state_store from 3.3, an Airflow Variable below), the example
+# DAGs' registry (the examples it runs itself; the product campaign's entry skips below 3.1) and the
+# metrics a StatsD server receives (Airflow's Stats lives in a different module on each line).
 TESTS = (
     "tests/unit",
     "tests/integration/test_operator_dags.py",
     "tests/integration/test_image_tools_dags.py",
     "tests/integration/test_ledger_home.py",
     "tests/integration/test_example_dags.py",
+    "tests/integration/test_metrics.py",
 )
 # The oldest line also: real api-server, scheduler, triggerer, dag-processor (about 3 minutes), with a
 # SIGKILLed worker and a restarted triggerer.

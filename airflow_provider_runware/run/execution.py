@@ -1,9 +1,10 @@
 """One run of a Runware operator, whatever its task type: plan, submit, wait or defer, finish.
 
 ``planning`` decides what to submit, the hook and the trigger wait through one poll decision
-(``polling``), and ``finishing`` verifies, accounts for every result and reports the cost. Every try of
-every wait mode goes through the same three steps, so a retry, a crash or a manual clear picks up
-what earlier tries paid for. Imported by the worker when a task runs, never when a DAG file is parsed.
+(``polling``), ``finishing`` verifies, accounts for every result and reports the cost, and ``metrics``
+counts the results for Airflow's metrics. Every try of every wait mode goes through the same three
+steps, so a retry, a crash or a manual clear picks up what earlier tries paid for. Imported by the
+worker when a task runs, never when a DAG file is parsed.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from airflow_provider_runware.run.identity import (
 )
 from airflow_provider_runware.run.ledger import RequestPlan, ResultEntry, ResultLedger, ResultState
 from airflow_provider_runware.run.ledger_home import ledger_home
+from airflow_provider_runware.run.metrics import MetricsBatch, count_ledger
 from airflow_provider_runware.run.planning import (
     SubmissionPlanner,
     check_location,
@@ -139,9 +141,40 @@ class TaskRun:
             requests=self.requests,
         )
 
+    def _count(self, ledger: ResultLedger, *, finishing: bool) -> MetricsBatch:
+        """This try's metrics, marked in the ledger; best effort, like sending them."""
+        batch = MetricsBatch(dag_id=self.identity.dag_id, task_id=self.identity.task_id)
+        try:
+            count_ledger(batch, ledger, self.requests, time.time(), finishing=finishing)
+        except Exception as error:
+            self.log.warning("Runware metrics could not be counted: %r", error)
+        return batch
+
+    def _count_failures(self) -> None:
+        """A try that stops before finishing (Runware refused a submission) still counts the results
+        that failed for good; the ledger records it so no later try counts them again."""
+        ledger = self.operator._ledger
+        if ledger is None:
+            return
+        batch = self._count(ledger, finishing=False)
+        if not batch.counters:
+            return
+        try:
+            self._save_ledger(ledger)
+        except Exception as error:  # the task's own error is the one to raise
+            self.log.warning("Could not record the counted failures in the ledger: %r", error)
+        batch.send(self.log)
+
     # ----- execute paths ----------------------------------------------------------------------
 
     def execute(self) -> Any:
+        try:
+            return self._execute()
+        except RunwareError:
+            self._count_failures()
+            raise
+
+    def _execute(self) -> Any:
         ledger = self._submit()
         if not self.settings.wait_for_completion:
             return ledger.task_uuids
@@ -243,6 +276,15 @@ class TaskRun:
         self, event: Mapping[str, Any] | None, ledger_json: Mapping[str, Any] | None
     ) -> list[dict[str, Any]]:
         """After the trigger: fold its event into the ledger, then finish as any other try."""
+        try:
+            return self._resume(event, ledger_json)
+        except RunwareError:
+            self._count_failures()
+            raise
+
+    def _resume(
+        self, event: Mapping[str, Any] | None, ledger_json: Mapping[str, Any] | None
+    ) -> list[dict[str, Any]]:
         from airflow_provider_runware.triggers.runware import validate_event
 
         event = validate_event(event)
@@ -260,11 +302,14 @@ class TaskRun:
         return self._finish(current)
 
     def _finish(self, ledger: ResultLedger) -> list[dict[str, Any]]:
-        """Verify, report, account; the ledger is saved before anything raises."""
+        """Verify, count, report, account; the ledger is saved before anything raises, and metrics are
+        sent once it records that they were."""
         finisher = self._finisher()
         finisher.verify(ledger)
+        metrics = self._count(ledger, finishing=True)
         finisher.report(ledger)
         self._save_ledger(ledger)
+        metrics.send(self.log)
         result = [finisher.record(entry) for entry in ledger.in_state(ResultState.STORED)]
         self.operator._result = result
         if self.settings.output_location and "outlet_events" in self.context:

@@ -61,6 +61,9 @@ class ResultEntry:
     deadline: float | None = None
     upload_expires_at: float | None = None
     cost_reported: bool = False
+    # The outcome Airflow metrics last counted for this result ("generated" or "failed"): a later try
+    # counts a stored result as reused and never counts the same failure twice (``run.metrics``).
+    counted: str | None = None
 
     @property
     def error_category(self) -> ErrorCategory | None:

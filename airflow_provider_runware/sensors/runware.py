@@ -89,7 +89,7 @@ class RunwareTaskSensor(BaseSensorOperator):
 
         return RunwareHook(runware_conn_id=self.runware_conn_id)
 
-    def _check(self) -> PollState:
+    def _check(self, context: Context) -> PollState:
         """One poll. A transient failure is not a verdict on the images: the next poke asks again."""
         from airflow_provider_runware.api.schemas import PollState
         from airflow_provider_runware.exceptions import RunwareError
@@ -105,21 +105,51 @@ class RunwareTaskSensor(BaseSensorOperator):
                 raise
             self.log.warning("Polling Runware failed (%s); trying again at the next poke", error)
             return state
-        raise_for_failed_images(state)
+        try:
+            raise_for_failed_images(state)
+        except RunwareError as error:
+            self._count_failures(context, error, [{"taskType": e.task_type} for e in state.errors()])
+            raise
         return state
 
-    def poke(self, context: Context) -> PokeReturnValue:
-        state = self._check()
-        if not state.done:
-            self.log.info(
-                "Waiting for %d of %d Runware tasks: %s",
-                len(state.pending),
-                len(state.tasks),
-                ", ".join(state.pending),
-            )
+    def _count_failures(
+        self, context: Context, error: Exception, errors: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Failed results count once: in the try that ends the task instance (a fatal error, or
+        its last retry), since every try before it meets the same failure again."""
+        from airflow_provider_runware.compat import AirflowFailException
+
+        ti = context["ti"]
+        if isinstance(error, AirflowFailException) or ti.try_number > getattr(ti, "max_tries", 0):
+            self._count(context, [], errors)
+
+    def _count(
+        self,
+        context: Context,
+        results: Sequence[Mapping[str, Any]],
+        errors: Sequence[Mapping[str, Any]] = (),
+    ) -> list[dict[str, Any]]:
+        """Send the metrics of what this sensor waited for; returns the XCom records of ``results``."""
+        from airflow_provider_runware.run.metrics import MetricsBatch, count_wire_results
         from airflow_provider_runware.run.records import result_records
 
-        return PokeReturnValue(is_done=state.done, xcom_value=result_records(state.result_dicts()))
+        ti = context["ti"]
+        batch = MetricsBatch(dag_id=ti.dag_id, task_id=ti.task_id)
+        count_wire_results(batch, results, errors)
+        batch.send(self.log)
+        return result_records(results)
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        state = self._check(context)
+        if state.done:
+            return PokeReturnValue(is_done=True, xcom_value=self._count(context, state.result_dicts()))
+        self.log.info(
+            "Waiting for %d of %d Runware tasks: %s",
+            len(state.pending),
+            len(state.tasks),
+            ", ".join(state.pending),
+        )
+        return PokeReturnValue(is_done=False)
 
     def execute(self, context: Context) -> Any:
         try:
@@ -130,11 +160,9 @@ class RunwareTaskSensor(BaseSensorOperator):
     def _execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        state = self._check()
+        state = self._check(context)
         if state.done:
-            from airflow_provider_runware.run.records import result_records
-
-            return result_records(state.result_dicts())
+            return self._count(context, state.result_dicts())
         from airflow_provider_runware.run.execution import DEFERRAL_RACE_MARGIN
         from airflow_provider_runware.triggers.runware import RunwareTaskTrigger
 
@@ -173,7 +201,7 @@ class RunwareTaskSensor(BaseSensorOperator):
         if event["status"] != "success":
             errors = event.get("errors") or [{}]
             details = "; ".join(f"{e.get('task_uuid')}: {e.get('code')}: {e.get('message')}" for e in errors)
-            raise error_from_dict(errors[0], message=f"{event.get('message')} ({details})")
-        from airflow_provider_runware.run.records import result_records
-
-        return result_records([*(finished or []), *event.get("results", [])])
+            error = error_from_dict(errors[0], message=f"{event.get('message')} ({details})")
+            self._count_failures(context, error, event.get("errors") or [])
+            raise error
+        return self._count(context, [*(finished or []), *event.get("results", [])])

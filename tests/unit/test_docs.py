@@ -121,3 +121,14 @@ def test_the_readme_links_every_docs_page() -> None:
     readme = (ROOT / "README.md").read_text()
     linked = set(re.findall(r"\]\(docs/(\w+\.md)", readme))
     assert linked == {page.name for page in DOCS.glob("*.md")}
+
+
+def test_the_metrics_table_names_every_metric_the_provider_sends() -> None:
+    """docs/metrics.md lists exactly the names ``run.metrics`` sends, no more and no fewer."""
+    from airflow_provider_runware.run import metrics
+
+    sent = [metrics.GENERATED, metrics.FAILED, metrics.REUSED, metrics.COST_USD_MICROS]
+    sent.append(metrics.TIME_TO_STORED)
+    body = section((DOCS / "metrics.md").read_text(), "The metrics")
+    documented = re.findall(r"^\| `(runware\.[a-z_.]+)` \|", body, flags=re.MULTILINE)
+    assert sorted(documented) == sorted(sent)
