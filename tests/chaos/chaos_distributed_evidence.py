@@ -4,8 +4,8 @@ The invariants judge outcomes (paid twice? lost? failed for nothing?); these cou
 situations that could cause them really happened in the run, from logs the provider does not write:
 - a Celery message a worker received more than once is a **redelivery** (the broker handed a message
   that was not acknowledged in time to a worker again);
-- a task start Airflow's execution API refused because the task instance was not queued (HTTP 409,
-  "Cannot start Task Instance in invalid state") is a redelivered copy that never ran the task;
+- a task start Airflow's execution API refused (HTTP 409: the task instance is not queued; HTTP 403: the
+  workload's token expired) is a redelivered copy that never ran the task;
 - a try that stopped because its ledger could not be written (the database was away) did not pay;
 - two **tries** of one task instance alive at once: try N's task process still writing its log after
   try N+1's task process started (each try's lines carry its ``ti_id``).
@@ -25,7 +25,11 @@ from typing import Any
 from chaos_evidence import ATTEMPT_LOG
 
 RECEIVED = re.compile(r"Task \S+\[(?P<id>[0-9a-f-]{36})\] received")
-REFUSED_START = "Cannot start Task Instance in invalid state"
+# The execution API refusing a task start: 409 (the task instance is not queued) or 403 (the workload's
+# token has expired by the time a redelivered copy presents it).
+REFUSED_START = re.compile(
+    r"path=/execution/task-instances/[0-9a-f-]{36}/run query=\S* status_code=(?:403|409)"
+)
 LEDGER_REFUSED = "RunwareLedgerError"
 
 
@@ -44,7 +48,7 @@ def redeliveries(home: Path) -> dict[str, int]:
     for path in sorted(home.glob("worker-*.console.log")):
         received.update(match["id"] for match in RECEIVED.finditer(path.read_text(errors="replace")))
     refused = sum(
-        path.read_text(errors="replace").count(REFUSED_START) for path in home.glob("api-server*.log")
+        len(REFUSED_START.findall(path.read_text(errors="replace"))) for path in home.glob("api-server*.log")
     )
     return {
         "redelivered_messages": sum(1 for count in received.values() if count > 1),
