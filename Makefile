@@ -98,7 +98,7 @@ matrix-oldest: $(STAMP)
 # The chaos campaigns (tests/chaos) are part of pytest: about 3 minutes of real Airflow services with
 # the LocalExecutor, and about 5 of a CeleryExecutor deployment (two workers, two triggerers, Redis).
 pytest: install $(AZURITE_STAMP) postgres-server redis-server
-	CHAOS_SEED=$(CHAOS_SEED) CHAOS_RATE=$(CHAOS_RATE) $(BIN)/pytest -p no:cacheprovider -rsx $(PYTEST_ARGS)
+	CHAOS_SEED=$(CHAOS_SEED) CHAOS_RATE=$(CHAOS_RATE) $(BIN)/pytest -p no:cacheprovider -rsx --durations=25 $(PYTEST_ARGS)
 
 # One chaos campaign on its own: PostgreSQL + api-server, scheduler, triggerer, dag-processor, a faulty
 # emulator, moto; prints the summary line and every violation, writes tests/chaos/results/last-run.*.
@@ -108,15 +108,15 @@ chaos: $(STAMP) postgres-server
 # The distributed campaign on its own: CeleryExecutor with Redis and PostgreSQL, two workers, two
 # triggerers and a supervisor that restarts what exits; killed workers, a frozen task supervisor (two
 # tries at once), a killed triggerer, two database outages, a Redis restart and forced Celery
-# redeliveries on top of the emulator's seeded faults. Prints
-# the summary line, every violation and every restart; writes tests/chaos/results/last-run-distributed.*.
+# redeliveries on top of the emulator's seeded faults. Prints the summary line, every violation and
+# every restart; writes tests/chaos/results/last-run-distributed.*.
 chaos-distributed: $(STAMP) postgres-server redis-server
 	$(BIN)/python tests/chaos/run_chaos_distributed.py --seed $(CHAOS_SEED) --fault-rate $(CHAOS_RATE) \
 		$(CHAOS_DISTRIBUTED_ARGS)
 
 test: lint typecheck floors pytest matrix-oldest
 
-# P1-P6 of issue 9 as one table (goal beside each figure) and benchmarks/results.json. Needs only loopback.
+# P1-P6 of issue 9 and P7 of issue 18 as one table (goal beside each figure) and benchmarks/results.json. Needs only loopback.
 # BENCH_QUICK=1: fewer repetitions and smaller sizes.
 bench: install
 	$(BIN)/python benchmarks/run.py $(if $(filter 1 yes true,$(BENCH_QUICK)),--quick)

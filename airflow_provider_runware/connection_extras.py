@@ -39,6 +39,15 @@ class ConnectionExtras(BaseModel):
         title="Retry time budget (seconds)",
         description="Total time the retries of one request may take.",
     )
+    max_images_in_flight: int | None = Field(
+        default=None,
+        ge=1,
+        title="Max images in flight",
+        description="At most this many images submitted and not yet finished across the deployment. "
+        "Enforced by an Airflow pool of this many slots (include_deferred) that every task on this "
+        "connection runs in, with pool_slots = its images; tasks that are not are refused before "
+        "they submit. Empty: no limit.",
+    )
 
     @classmethod
     def from_extra(cls, extra: dict[str, Any]) -> ConnectionExtras:
@@ -86,10 +95,12 @@ def conn_fields() -> dict[str, dict[str, Any]]:
     schema = ConnectionExtras.model_json_schema()
     fields: dict[str, dict[str, Any]] = {}
     for name, prop in schema["properties"].items():
+        # An optional extra (``int | None``) is an ``anyOf`` of its type and null.
+        typed = next((branch for branch in prop.get("anyOf", [prop]) if branch.get("type") != "null"), prop)
         field_schema: dict[str, Any] = {
-            "type": [_JSON_TYPES[prop["type"]], "null"],
+            "type": [_JSON_TYPES[typed["type"]], "null"],
             "default": prop["default"],
         }
-        field_schema.update({key: prop[key] for key in _BOUNDS if key in prop})
+        field_schema.update({key: typed[key] for key in _BOUNDS if key in typed})
         fields[name] = {"label": prop["title"], "description": prop["description"], "schema": field_schema}
     return fields

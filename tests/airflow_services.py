@@ -180,15 +180,17 @@ def airflow_services(
     database_url: str | None = None,
     components: Mapping[str, list[str]] = COMPONENTS,
     component_env: Mapping[str, dict[str, str]] | None = None,
+    port: int | None = None,
 ) -> Iterator[AirflowServices]:
     """Migrate the metadata DB, start the components (by default the four of a LocalExecutor
     deployment; each name maps to its ``airflow`` arguments) and yield once the api-server is healthy;
-    every component still running is stopped (terminate, then kill) when the block ends."""
+    every component still running is stopped (terminate, then kill) when the block ends. ``port`` is the
+    api-server's (a free one unless given, e.g. for a test that puts a front before its execution API)."""
     dags = home / "dags"
     dags.mkdir(parents=True)
     for dag_file in dag_files:
         shutil.copy(dag_file, dags / dag_file.name)
-    port = free_port()
+    port = port or free_port()
     url = database_url or f"sqlite:///{home / 'airflow.db'}"
     env = {**service_env(home, dags, url, port), **extra_env}
     services = AirflowServices(

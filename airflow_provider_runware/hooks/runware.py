@@ -8,6 +8,7 @@ same two functions so they cannot disagree.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -22,8 +23,9 @@ from pydantic import ValidationError
 from tenacity import AsyncRetrying, Retrying
 
 from airflow_provider_runware import __version__
+from airflow_provider_runware.api.backpressure import CoolDown, SharedCoolDown, cool_down_for
 from airflow_provider_runware.api.error_codes import RETIRED_MODEL_ANSWERS
-from airflow_provider_runware.api.retry import poll_delay, retry_policy
+from airflow_provider_runware.api.retry import MAX_RETRY_AFTER_SECONDS, is_overload, poll_delay, retry_policy
 from airflow_provider_runware.api.schemas import (
     ApiErrorItem,
     ApiResponse,
@@ -75,6 +77,7 @@ class ClientSettings:
     timeout: float
     max_retries: int
     max_retry_seconds: float
+    max_images_in_flight: int | None = None
 
     @classmethod
     def from_connection(cls, conn: Connection, extra: Mapping[str, Any]) -> ClientSettings:
@@ -96,6 +99,7 @@ class ClientSettings:
             timeout=extras.timeout,
             max_retries=extras.max_retries,
             max_retry_seconds=extras.max_retry_seconds,
+            max_images_in_flight=extras.max_images_in_flight,
         )
 
     def headers(self) -> dict[str, str]:
@@ -302,6 +306,7 @@ class RunwareHook(BaseHook):
         self.runware_conn_id = runware_conn_id
         self._async_settings: ClientSettings | None = None
         self._async_client: httpx.AsyncClient | None = None
+        self._shared_cool_down: SharedCoolDown | None = None
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -352,55 +357,100 @@ class RunwareHook(BaseHook):
     def get_conn(self) -> httpx.Client:
         return self.client
 
+    # ----- back-pressure ------------------------------------------------------------------------
+
+    def cool_down(self, settings: ClientSettings) -> CoolDown:
+        """This connection's overload cool-down, shared by every hook of the process."""
+        return cool_down_for(self.runware_conn_id, settings.base_url)
+
+    def _shared(self, cool_down: CoolDown) -> SharedCoolDown:
+        if self._shared_cool_down is None:
+            self._shared_cool_down = SharedCoolDown(cool_down)
+        return self._shared_cool_down
+
+    def _overloaded(
+        self, cool_down: CoolDown, error: RunwareError, sent_at: float, submission: bool
+    ) -> float:
+        retry_after = error.retry_after if isinstance(error, RunwareTransientError) else None
+        return cool_down.overloaded(sent_at, retry_after, MAX_RETRY_AFTER_SECONDS, grow=submission)
+
     # ----- raw transport ----------------------------------------------------------------------
 
     def post(
         self,
         tasks: Sequence[Mapping[str, Any]],
         refine: Callable[[RunwareError], RunwareError] | None = None,
+        *,
+        submission: bool = False,
     ) -> ApiResponse:
         """POST one array of tasks, retrying transient failures within the connection's bounds.
 
         ``refine`` may turn an answer's error into a more precise one before the retry policy sees
         it (a submission turns "model unavailable" for a retired model into a fatal "migrate").
+        Every request waits out the connection's overload cool-down. A ``submission``'s overload
+        answers lengthen it and do not count against ``max_retries`` (only ``max_retry_seconds``
+        bounds them); anything else backs off on its own schedule, never before the cool-down
+        ends, and passes on only a ``Retry-After`` to the other requests.
         """
         settings = self.settings
+        cool_down = self.cool_down(settings)
+        shared = self._shared(cool_down)
         policy = retry_policy(
             max_retries=settings.max_retries,
             max_retry_seconds=settings.max_retry_seconds,
             warn=self.log.warning,
+            cool_down=cool_down,
+            overload_is_free=submission,
         )
         for attempt in Retrying(**policy):
             with attempt:
+                shared.refresh()
+                time.sleep(cool_down.remaining())
+                sent_at = time.time()
                 try:
                     response = self.client.post(settings.base_url, json=list(tasks))
                 except httpx.HTTPError as error:
                     raise _transport_error(error) from error
                 try:
-                    return read_response(response.status_code, response.headers, response.content)
+                    answer = read_response(response.status_code, response.headers, response.content)
                 except RunwareError as error:
+                    if is_overload(error):
+                        shared.publish(self._overloaded(cool_down, error, sent_at, submission))
                     refined = refine(error) if refine is not None else error
                     if refined is error:
                         raise
                     raise refined from error
+                cool_down.relieved()
+                return answer
         raise AssertionError("tenacity ended without a result")  # pragma: no cover - reraise=True
 
     async def apost(self, tasks: Sequence[Mapping[str, Any]]) -> ApiResponse:
         """Async twin of :meth:`post`, for the triggerer."""
         settings = await self.aget_settings()
         client = await self.aget_client()
+        cool_down = self.cool_down(settings)
         policy = retry_policy(
             max_retries=settings.max_retries,
             max_retry_seconds=settings.max_retry_seconds,
             warn=self.log.warning,
+            cool_down=cool_down,
         )
         async for attempt in AsyncRetrying(**policy):
             with attempt:
+                await asyncio.sleep(cool_down.remaining())
+                sent_at = time.time()
                 try:
                     response = await client.post(settings.base_url, json=list(tasks))
                 except httpx.HTTPError as error:
                     raise _transport_error(error) from error
-                return read_response(response.status_code, response.headers, response.content)
+                try:
+                    answer = read_response(response.status_code, response.headers, response.content)
+                except RunwareError as error:
+                    if is_overload(error):
+                        self._overloaded(cool_down, error, sent_at, submission=False)
+                    raise
+                cool_down.relieved()
+                return answer
         raise AssertionError("tenacity ended without a result")  # pragma: no cover - reraise=True
 
     # ----- tasks ------------------------------------------------------------------------------
@@ -410,7 +460,7 @@ class RunwareHook(BaseHook):
         result = SubmitResult()
         for start in range(0, len(tasks), MAX_TASKS_PER_REQUEST):
             batch = tasks[start : start + MAX_TASKS_PER_REQUEST]
-            response = self.post(batch, refine=partial(_retired_or, tasks=batch))
+            response = self.post(batch, refine=partial(_retired_or, tasks=batch), submission=True)
             part = summarize_submission(response, batch)
             result.accepted += part.accepted
             result.already_submitted += part.already_submitted

@@ -22,6 +22,7 @@ from airflow_provider_runware.run.identity import (
     object_name,
     request_fingerprint,
 )
+from airflow_provider_runware.run.in_flight import check_in_flight_limit
 from airflow_provider_runware.run.ledger import RequestPlan, ResultEntry, ResultLedger, ResultState
 from airflow_provider_runware.run.ledger_home import ledger_home
 from airflow_provider_runware.run.metrics import MetricsBatch, count_ledger
@@ -115,8 +116,10 @@ class TaskRun:
         return ResultLedger.from_json(self.ledger_home.load())
 
     def _save_ledger(self, ledger: ResultLedger) -> None:
-        self.operator._ledger = ledger
+        """Only a saved ledger becomes the one ``on_kill`` reports: an entry whose "submitting" could
+        not be saved was never sent, and may be another try's to report."""
         self.ledger_home.save(ledger.to_json())
+        self.operator._ledger = ledger
 
     def _planner(self) -> SubmissionPlanner:
         return SubmissionPlanner(
@@ -190,6 +193,13 @@ class TaskRun:
     def _submit(self) -> ResultLedger:
         """Plan, reconcile with earlier tries, then submit only what no earlier try paid for."""
         self.operator._check_arguments(at_parse_time=False)
+        check_in_flight_limit(
+            limit=self.hook.settings.max_images_in_flight,
+            images=sum(request.expected_results for request in self.requests),
+            pool=self.operator.pool,
+            pool_slots=self.operator.pool_slots,
+            conn_id=self.settings.runware_conn_id,
+        )
         location, output_location = self.location, self.settings.output_location
         if location is not None and output_location:
             images = sum(request.expected_results for request in self.requests)

@@ -26,7 +26,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_provider_runware.exceptions import RunwareError
@@ -38,12 +38,16 @@ log = logging.getLogger(__name__)
 
 TASK_STATE_KEY = "runware_images"
 VARIABLE_PREFIX = "runware_ledger_"
+# How often a try writes its ledger again after an older try's late write landed over it.
+OVERWRITE_ATTEMPTS = 3
 # How long a failed task's ledger stays usable below 3.3: [state_store] default_retention_days' default.
 VARIABLE_RETENTION_SECONDS = 30 * 24 * 3600
 
 
 class RunwareLedgerError(RunwareError):
     """The ledger could not be written or read back: the task stops before it pays for anything."""
+
+    reason: str = "The Runware ledger could not be written"
 
 
 class LedgerHome(Protocol):
@@ -81,18 +85,27 @@ class TaskStateStoreHome:
 
 
 class VariableHome:
-    """Airflow 3.0-3.2: one Variable per task instance, deleted when the task instance succeeds."""
+    """Airflow 3.0-3.2: one Variable per task instance, deleted when the task instance succeeds.
 
-    def __init__(self, identity: TaskInstanceIdentity) -> None:
+    Each value names the try that wrote it: its number, and its task instance id, a UUIDv7 that Airflow
+    makes anew for every try (a retry, a clear, a re-created run), so a later try's id sorts after an
+    earlier one's. Airflow runs one try of a task instance at a time, but a try the scheduler took for
+    dead (its heartbeats stopped reaching the API) can still be running when the next try starts, and
+    a Variable, unlike 3.3's task_state_store, does not refuse the old try's writes. So a try never
+    overwrites a later try's ledger (it stops instead, submitting nothing more), and writes its own
+    again when an earlier try's late write landed over it.
+    """
+
+    def __init__(self, identity: TaskInstanceIdentity, try_id: str = "", try_number: int = 0) -> None:
         self.identity = identity
+        self.try_id = try_id
+        self.try_number = try_number
         self.key = variable_key(identity)
         self.description = f"Airflow Variable {self.key!r}"
 
     def load(self) -> Mapping[str, Any] | None:
-        from airflow.sdk import Variable
-
         try:
-            raw = Variable.get(self.key, default=None)
+            raw = self._read()
         except Exception as err:
             raise RunwareLedgerError(
                 f"The Runware ledger could not be read from {self.description} "
@@ -100,6 +113,7 @@ class VariableHome:
             ) from err
         if raw is None:
             return None
+        self._stop_if_superseded(raw)
         stored = json.loads(raw)
         if stored.get("expires_at", 0) < time.time():
             log.info("Ignoring the expired Runware ledger in %s", self.description)
@@ -114,27 +128,66 @@ class VariableHome:
         value = json.dumps(
             {
                 "task_instance": self._task_instance(),
+                "try_id": self.try_id,
+                "try_number": self.try_number,
                 "expires_at": time.time() + VARIABLE_RETENTION_SECONDS,
                 "ledger": ledger,
             },
             separators=(",", ":"),
         )
-        try:
-            Variable.set(self.key, value, description=self._variable_description())
-            written = Variable.get(self.key, default=None)
-        except Exception as err:
-            raise _write_failed(self.description, err) from err
-        if written != value:
-            raise _write_failed(self.description, None)
+        for _ in range(OVERWRITE_ATTEMPTS):
+            try:
+                self._stop_if_superseded(self._read())
+                Variable.set(self.key, value, description=self._variable_description())
+                written = self._read()
+            except RunwareLedgerError:
+                raise
+            except Exception as err:
+                raise _write_failed(self.description, err) from err
+            if written == value:
+                return
+            self._stop_if_superseded(written)
+            if not self.try_id or _writer(written)[0] in (None, self.try_id):
+                break  # the write was lost (3.0's task SDK does not report a failed Variable write)
+            log.warning(
+                "An earlier try (try %s) of this task instance wrote %s after this try did; writing it again",
+                _writer(written)[1],
+                self.description,
+            )
+        raise _write_failed(self.description, None)
 
     def discard(self) -> None:
-        """Best effort: a ledger that outlives its task instance is harmless and expires."""
+        """Best effort: a ledger that outlives its task instance is harmless and expires. A newer
+        try's ledger is never deleted by an older try that finished late."""
         from airflow.sdk import Variable
 
         try:
-            Variable.delete(self.key)
+            if self._newer_writer(self._read()) is None:
+                Variable.delete(self.key)
         except Exception as err:
             log.warning("Could not delete %s: %s", self.description, type(err).__name__)
+
+    def _read(self) -> str | None:
+        from airflow.sdk import Variable
+
+        raw = Variable.get(self.key, default=None)
+        return None if raw is None else str(raw)
+
+    def _newer_writer(self, raw: str | None) -> str | None:
+        """The number of the later try that wrote ``raw``, if a later try did."""
+        writer_id, writer_number = _writer(raw)
+        if self.try_id and writer_id is not None and writer_id > self.try_id:
+            return writer_number
+        return None
+
+    def _stop_if_superseded(self, raw: str | None) -> None:
+        writer = self._newer_writer(raw)
+        if writer is not None:
+            raise RunwareLedgerError(
+                f"A later try (try {writer}) of this task instance has taken over its Runware ledger in "
+                f"{self.description}: this try (try {self.try_number}) stops here and submits nothing "
+                "more. The later try asks Runware about every image this one submitted and reports them"
+            )
 
     def _task_instance(self) -> str:
         identity = self.identity
@@ -160,12 +213,40 @@ def ledger_home(context: Mapping[str, Any], identity: TaskInstanceIdentity) -> L
     store = context.get("task_state_store")
     if store is not None:
         return TaskStateStoreHome(store)
-    return VariableHome(identity)
+    ti = context.get("ti")
+    try_number = getattr(ti, "try_number", 0)
+    return VariableHome(
+        identity, str(getattr(ti, "id", "") or ""), try_number if isinstance(try_number, int) else 0
+    )
+
+
+def _writer(raw: str | None) -> tuple[str | None, str]:
+    """The id and number of the try that wrote a stored Variable value (no id for a value without)."""
+    try:
+        stored = json.loads(raw) if raw is not None else {}
+    except ValueError:
+        stored = {}
+    if not isinstance(stored, dict) or not stored.get("try_id"):
+        return None, "?"
+    return str(stored["try_id"]), str(stored.get("try_number", "?"))
 
 
 def _write_failed(where: str, err: Exception | None) -> RunwareLedgerError:
     cause = f" ({type(err).__name__}: {err})" if err is not None else " (it did not read back as written)"
+    error = RunwareLedgerError(
+        f"The Runware ledger could not be written to {where}{cause}: the task stops here, and it never "
+        "submits anything it could not record first, so no image is paid for without a record"
+    )
+    error.reason = f"The Runware ledger could not be written to {where}{cause}"
+    return error
+
+
+def answer_not_recorded(error: RunwareLedgerError, task_uuids: Sequence[str]) -> RunwareLedgerError:
+    """The save after a POST failed: Runware may have these tasks, and the ledger still says
+    ``submitting`` for them, which is what makes the next try ask before it pays."""
     return RunwareLedgerError(
-        f"The Runware ledger could not be written to {where}{cause}: the task stops before "
-        "submitting anything it could not record, so no image is paid for without a record"
+        f"{error.reason} after {len(task_uuids)} tasks were sent to Runware (taskUUIDs "
+        f"{', '.join(task_uuids)}), so Runware's answer is not recorded. The ledger still holds them "
+        "as submitting: the next try asks Runware about them (getResponse) before it submits "
+        "anything, and sends again only those Runware never received, under the same taskUUIDs"
     )

@@ -31,6 +31,7 @@ from airflow_provider_runware.exceptions import (
     RunwareValidationError,
 )
 from airflow_provider_runware.run.ledger import ResultEntry, ResultLedger, ResultState
+from airflow_provider_runware.run.ledger_home import RunwareLedgerError, answer_not_recorded
 
 if TYPE_CHECKING:
     from airflow_provider_runware.hooks.runware import RunwareHook
@@ -197,7 +198,10 @@ class SubmissionPlanner:
         for task_uuid, error in refused.items():
             ledger.mark_refused(task_uuid, error.to_exception().to_dict())
         record_event(ledger, result.finished, [])
-        save(ledger)
+        try:
+            save(ledger)
+        except RunwareLedgerError as err:
+            raise answer_not_recorded(err, [entry.task_uuid for entry in to_submit]) from err
         if result.already_submitted:
             self.log.info(
                 "%d %s were already submitted by an earlier try (conflictTaskUUID); polling them "

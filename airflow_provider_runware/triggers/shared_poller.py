@@ -15,7 +15,8 @@ own share of the answer:
   and closes the client. A restarted triggerer rebuilds all of this from the triggers' kwargs.
 
 Each watch keeps its own schedule (dense while its images are young, up to its ``poll_interval``
-later), and watches due within a moment of each other share a POST.
+later); a tick asks about every watch due before the next tick could come, and how soon that is
+grows with the crowd (:func:`tick_gap`), so 10,000 waiting images cost about 100 POSTs per 10 s.
 """
 
 from __future__ import annotations
@@ -33,17 +34,23 @@ from airflow_provider_runware.api.schemas import PollState
 from airflow_provider_runware.exceptions import RunwareError
 from airflow_provider_runware.hooks.runware import MAX_TASKS_PER_REQUEST, RunwareHook
 
-# Watches due within this many seconds of the earliest one are polled with it: one POST, not two.
-COALESCE_SECONDS = MIN_POLL_GAP
-# A tick that fits in one POST may come every MIN_POLL_GAP (dense polling of a few young images is
-# cheap); a crowd that needs several POSTs per tick is polled at most this many POSTs per second.
-POSTS_PER_SECOND = 1.8
+# A tick that fits in one POST may come every MIN_POLL_GAP after the previous one ended (dense polling
+# of a few young images is cheap). A crowd that needs several POSTs per tick waits, after a tick ends,
+# SECONDS_PER_POST per POST it will send, at most CROWD_GAP (so each waiting task is asked about at
+# most every CROWD_GAP seconds), and never less than its POSTs at CROWD_POSTS_PER_SECOND: 1,000 waiting
+# tasks cost 10 POSTs every 5 s, 10,000 cost 100 POSTs every 10 s. Measuring the gap from the end of
+# a tick means no 10 s window holds more than two ticks' POSTs, however slow the POSTs are.
+SECONDS_PER_POST = 0.5
+CROWD_GAP = 5.0
+CROWD_POSTS_PER_SECOND = 10.0
 
 
 def tick_gap(task_count: int) -> float:
-    """Least time between two ticks that poll ``task_count`` tasks."""
+    """Least time from the end of a tick to the start of the next one, for ``task_count`` tasks."""
     posts = math.ceil(task_count / MAX_TASKS_PER_REQUEST)
-    return MIN_POLL_GAP if posts <= 1 else posts / POSTS_PER_SECOND
+    if posts <= 1:
+        return MIN_POLL_GAP
+    return max(posts / CROWD_POSTS_PER_SECOND, min(CROWD_GAP, posts * SECONDS_PER_POST))
 
 
 @dataclass(eq=False)
@@ -81,7 +88,7 @@ class SharedPoller:
         self.watches: set[Watch] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._last_tick = 0.0
+        self._next_tick = 0.0
 
     @classmethod
     def for_connection(cls, runware_conn_id: str) -> SharedPoller:
@@ -146,8 +153,7 @@ class SharedPoller:
             now = time.time()
             earliest = min(watch.due for watch in self.watches)
             if math.isfinite(earliest):
-                crowd = sum(len(watch.state.pending) for watch in self.watches if watch.due <= earliest + 1)
-                earliest = max(earliest, self._last_tick + tick_gap(crowd))
+                earliest = max(earliest, self._next_tick)
             if earliest > now:
                 self._wake.clear()
                 timeout = None if math.isinf(earliest) else earliest - now
@@ -155,24 +161,53 @@ class SharedPoller:
                     async with asyncio.timeout(timeout):
                         await self._wake.wait()
                 continue
-            due = [watch for watch in self.watches if watch.due <= now + COALESCE_SECONDS]
-            self._last_tick = now
-            await self._poll(due)
+            # Every watch due before the next tick could come is asked about now: sooner than it
+            # wished by less than a tick gap, rather than later by up to one.
+            waiting = sum(len(watch.state.pending) for watch in self.watches if math.isfinite(watch.due))
+            due = [watch for watch in self.watches if watch.due <= now + tick_gap(waiting)]
+            polled = await self._poll(due)
+            self._next_tick = time.time() + tick_gap(polled)
 
-    async def _poll(self, due: Sequence[Watch]) -> None:
-        task_uuids = sorted({uuid for watch in due for uuid in watch.state.pending})
-        error: RunwareError | None = None
-        try:
-            response = await self.hook.aget_response(task_uuids) if task_uuids else None
-        except RunwareError as exc:
-            response, error = None, exc
-        except Exception as exc:  # a surprise must not end every trigger's wait: report it, poll on
-            response, error = None, RunwareError(f"Polling Runware failed unexpectedly: {exc!r}")
-        now = time.time()
-        index = response.by_task() if response is not None else {}
-        for watch in due:
-            if response is not None:
-                watch.state.merge(response.for_tasks(index, watch.state.tasks))
-            watch.error = error
-            watch.schedule_next(now, polled=True)
-            watch.updated.set()
+    async def _poll(self, due: Sequence[Watch]) -> int:
+        """Ask about every pending task of ``due``, one POST per chunk of at most the API's limit,
+        and hand each watch its share as soon as its last chunk is answered (a 100-row batch is one
+        POST of its own): the loop gets control back between POSTs and the first batches' events do
+        not wait for the whole sweep. Returns how many tasks were asked about."""
+        asked = 0
+        for chunk in _chunks(due):
+            task_uuids = sorted({uuid for watch in chunk for uuid in watch.state.pending})
+            error: RunwareError | None = None
+            try:
+                response = await self.hook.aget_response(task_uuids) if task_uuids else None
+            except RunwareError as exc:
+                response, error = None, exc
+            except Exception as exc:  # a surprise must not end every trigger's wait: report it, poll on
+                response, error = None, RunwareError(f"Polling Runware failed unexpectedly: {exc!r}")
+            asked += len(task_uuids)
+            now = time.time()
+            index = response.by_task() if response is not None else {}
+            for watch in chunk:
+                if response is not None:
+                    watch.state.merge(response.for_tasks(index, watch.state.tasks))
+                watch.error = error
+                watch.schedule_next(now, polled=True)
+                watch.updated.set()
+        return asked
+
+
+def _chunks(due: Sequence[Watch]) -> list[list[Watch]]:
+    """Watches grouped so that each group's pending tasks fit one getResponse POST; a watch waiting
+    for more than the limit alone is a group of its own (the hook splits its POST further)."""
+    chunks: list[list[Watch]] = []
+    current: list[Watch] = []
+    size = 0
+    for watch in sorted(due, key=lambda w: len(w.state.pending)):
+        pending = len(watch.state.pending)
+        if current and size + pending > MAX_TASKS_PER_REQUEST:
+            chunks.append(current)
+            current, size = [], 0
+        current.append(watch)
+        size += pending
+    if current:
+        chunks.append(current)
+    return chunks

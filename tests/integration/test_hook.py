@@ -95,12 +95,37 @@ def test_dropped_connections_and_malformed_bodies_are_retried(
     assert len(hook.generate_images(request(), timeout=30, poll_interval=0.5)) == 1
 
 
-def test_retries_are_bounded(hook: RunwareHook, runware: EmulatorHandle) -> None:
-    runware.fault(kind="http_status", status=503, count=50, retry_after=0)
+@pytest.mark.parametrize("status", [500, 503])
+def test_retries_of_anything_but_a_submission_are_bounded_by_count(
+    hook: RunwareHook, runware: EmulatorHandle, status: int
+) -> None:
+    runware.fault(kind="http_status", status=status, count=50, retry_after=0)
     with pytest.raises(RunwareTransientError) as caught:
         hook.get_account_details()
-    assert caught.value.http_status == 503
+    assert caught.value.http_status == status
     assert len(runware.requests("api")) == 4  # first try + max_retries=3
+
+
+def test_an_endless_overload_storm_ends_a_submission_at_its_time_budget_backing_off_as_it_goes(
+    runware: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """429/503 do not spend a submission's max_retries (the connection cools down instead) but its time
+    budget still ends them; Retry-After: 0 does not turn the waits into a tight loop."""
+    connection = runware.connection(timeout=10, max_retries=1, max_retry_seconds=2)
+    monkeypatch.setenv("AIRFLOW_CONN_RUNWARE_STORM", connection)
+    runware.fault(kind="http_status", status=503, count=50, retry_after=0)
+    task = {
+        "taskType": "imageInference",
+        "taskUUID": str(uuid.uuid4()),
+        "deliveryMethod": "async",
+        **request(),
+    }
+    with pytest.raises(RunwareTransientError) as caught:
+        RunwareHook("runware_storm").submit([task])
+    assert caught.value.http_status == 503
+    # Waits of at least 0.5, 1, 2 s (each wave doubles): POSTs at about 0, 0.5, 1.5 and 3.5 s, the
+    # last one let through because the 2 s budget had not run out when its wait began.
+    assert 2 < len(runware.requests("api")) <= 4
 
 
 def test_empty_balance_is_surfaced_and_not_retried(hook: RunwareHook, runware: EmulatorHandle) -> None:

@@ -10,6 +10,7 @@ metadata tables, not through the provider.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -169,3 +170,41 @@ def test_a_hundred_row_batch_ledger_fits_the_homes_value_limit(
     assert sizes, "the ledger was written to this line's home"
     print(f"largest 100-row ledger as stored: {max(sizes)} bytes (limit {LEDGER_VALUE_LIMIT})")
     assert max(sizes) <= LEDGER_VALUE_LIMIT, f"largest 100-row ledger: {max(sizes)} bytes"
+
+
+@pytest.mark.skipif(
+    HAS_TASK_STATE_STORE,
+    reason="from 3.3 the execution API itself refuses a superseded try's task_state_store writes (404); "
+    "tested through real services in test_ledger_faults_e2e",
+)
+def test_a_try_that_finds_a_later_tries_ledger_stops_before_paying(
+    airflow: EmulatorHandle, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A try the scheduler took for dead but still running finds the Variable written by the try that
+    replaced it: it stops, and submits nothing."""
+    from airflow.models.variable import Variable
+
+    from airflow_provider_runware.run.identity import TaskInstanceIdentity
+    from airflow_provider_runware.run.ledger_home import variable_key
+
+    when = datetime(2026, 11, 23, 6, tzinfo=UTC)
+    first = run_dag(SCENARIOS, "runware_basic_blocking", logical_date=when)
+    assert first.state == "success"
+    airflow.reset()
+    later_try = {
+        "task_instance": f"runware_basic_blocking / {first.run_id} / generate",
+        "try_id": "ffffffff-ffff-7fff-bfff-ffffffffffff",  # a UUIDv7 from the far future sorts last
+        "try_number": 9,
+        "expires_at": datetime(2100, 1, 1, tzinfo=UTC).timestamp(),
+        "ledger": {"fingerprint": "written by a later try", "entries": []},
+    }
+    key = variable_key(TaskInstanceIdentity("runware_basic_blocking", first.run_id, "generate"))
+    Variable.set(key, json.dumps(later_try))
+    second = run_dag(SCENARIOS, "runware_basic_blocking", logical_date=when)
+    assert second.state == "failed"
+    assert airflow.tasks_of_type("imageInference") == [], "the superseded try submitted nothing"
+    out = re.sub(r"\x1b\[[0-9;]*m", "", "".join(capfd.readouterr()))  # a traceback in colour
+    assert "RunwareLedgerError" in out
+    assert "A later try" in out
+    assert "try 9" in out
+    assert json.loads(Variable.get(key))["try_number"] == 9, "and left the later try's ledger alone"

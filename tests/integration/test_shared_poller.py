@@ -128,3 +128,24 @@ def test_a_thousand_waiting_triggers_share_one_client_and_stay_small(runware: Em
     grown = asyncio.run(main())
     assert grown < 300, f"1,000 waiting triggers grew RSS by {grown:.0f} MB"
     assert max(get_response_posts(runware).values()) <= MAX_TASKS_PER_POST
+
+
+def test_batch_triggers_are_each_polled_in_a_post_of_their_own(runware: EmulatorHandle) -> None:
+    """A crowd of 100-row batches (the batch form, deferred): every getResponse POST carries whole
+    batches, so a batch's answer arrives in one POST and its event does not wait for the others."""
+    runware.fault(kind="queue_delay", seconds=2)
+    batches = [runware.submit_images(100) for _ in range(10)]
+
+    async def main() -> list[dict[str, Any]]:
+        return await asyncio.gather(
+            *(first_event(trigger_for(batch[0], task_uuids=batch)) for batch in batches)
+        )
+
+    events = asyncio.run(main())
+    assert [event["status"] for event in events] == ["success"] * 10
+    assert [len(event["results"]) for event in events] == [100] * 10
+    batch_of = {task_uuid: index for index, batch in enumerate(batches) for task_uuid in batch}
+    per_post: dict[int, set[int]] = {}
+    for entry in runware.tasks_of_type("getResponse"):
+        per_post.setdefault(entry["post"], set()).add(batch_of[entry["taskUUID"]])
+    assert all(len(batches_in_post) == 1 for batches_in_post in per_post.values())

@@ -96,7 +96,16 @@ def test_connection_form_has_every_extra_the_hook_reads_and_the_docs_document() 
     hook_extras = set(ConnectionExtras.model_fields)
     guide = (Path(__file__).parents[2] / "docs" / "guide.md").read_text()
     documented = set(re.findall(r"^\| Extra `(\w+)` \|", guide, flags=re.MULTILINE))
-    assert documented == hook_extras == {"timeout", "max_retries", "max_retry_seconds"}
+    assert (
+        documented
+        == hook_extras
+        == {
+            "timeout",
+            "max_retries",
+            "max_retry_seconds",
+            "max_images_in_flight",
+        }
+    )
     assert {f"extra__runware__{name}" for name in hook_extras} <= set(widgets)
 
 
@@ -110,6 +119,11 @@ def test_connection_form_fields_keep_the_models_defaults_and_bounds() -> None:
     }
     assert fields["max_retries"]["schema"]["maximum"] == 20
     assert fields["timeout"]["label"] == "Request timeout (seconds)"
+    assert fields["max_images_in_flight"]["schema"] == {
+        "type": ["integer", "null"],
+        "default": None,
+        "minimum": 1,
+    }
 
 
 def test_provider_info_stays_cheap() -> None:

@@ -1,0 +1,223 @@
+"""P7: 10,000 images in flight in one triggerer, as 100 batch tasks of 100 rows each, deferred.
+
+100 ``RunwareTaskTrigger``s of 100 task UUIDs each (what a batch operator with ``requests=`` of 100 rows
+defers with) wait in this process's event loop, as in one triggerer. Their 10,000 images are submitted
+first, 100 per POST, each batch held in the emulator's queue for a different time (``--hold`` seconds
+for the first batch, up to ``--spread`` more for the last), so every image is still waiting for the
+first windows and then they finish in a stream while the triggers keep polling the rest. Measured:
+
+- extra RSS: peak RSS while the triggers wait - RSS just before they were built (psutil);
+- getResponse POSTs per consecutive whole 10 s window (the operator's default poll_interval) from the
+  triggers' start, counted in the emulator's log;
+- event-loop lag: a 50 ms ticker's lateness, worst per 10 s window, the triggers' start-up included
+  (it also runs 5 s before, without triggers: the lag a busy machine alone causes, printed beside it);
+- wake-up delay: for each trigger, the time of its event minus the time the emulator logged the last of
+  its 100 images as generated (the moment a perfect client could have known the batch was done).
+
+Run: ``.venv/bin/python benchmarks/crowd_triggers.py [--batches N] [--rows N] [--json PATH]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import statistics
+import time
+from typing import Any
+
+import psutil
+from benchlib import Row, airflow_sandbox, arguments, emulator, image_task, make_trigger, report
+from waiting_triggers import MB, QUIET, TICK, warm_up, windows
+
+BATCHES = 100
+ROWS = 100
+HOLD = 45.0
+SPREAD = 45.0
+MAX_WAIT = 300.0
+
+
+def submit_batches(handle: Any, batches: int, rows: int, hold: float, spread: float) -> list[dict[str, Any]]:
+    """One POST per batch; batch ``i`` waits ``hold + spread * i / batches`` s in the emulator's queue."""
+    from airflow_provider_runware.hooks.runware import RunwareHook
+
+    hook = RunwareHook()
+    submitted = []
+    try:
+        for index in range(batches):
+            handle.fault(kind="queue_delay", seconds=hold + spread * index / batches)
+            tasks = [image_task(f"P7 batch {index} row {row}") for row in range(rows)]
+            started = time.time()
+            hook.submit(tasks).raise_for_errors()
+            submitted.append({"uuids": [task["taskUUID"] for task in tasks], "submitted_at": started})
+    finally:
+        hook.close()
+    return submitted
+
+
+def watch_full_collections() -> list[tuple[float, float]]:
+    """(wall time, seconds) of every full (generation 2) garbage collection from now on: a stall the
+    interpreter causes, whatever the code in the loop does, so the lag can be told apart from it."""
+    pauses: list[tuple[float, float]] = []
+    began = [0.0]
+
+    def on_collection(phase: str, info: dict[str, Any]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            began[0] = time.monotonic()
+        else:
+            pauses.append((time.time(), time.monotonic() - began[0]))
+
+    gc.callbacks.append(on_collection)
+    return pauses
+
+
+async def wait_and_watch(triggers: list[Any]) -> dict[str, Any]:
+    process = psutil.Process()
+    full_collections = watch_full_collections()
+    lags: list[tuple[float, float]] = []
+    rss: list[tuple[float, int]] = []
+    events: list[tuple[float, dict[str, Any]]] = []
+
+    async def ticker() -> None:
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(TICK)
+            lags.append((time.time(), time.monotonic() - before - TICK))
+            rss.append((time.time(), process.memory_info().rss))
+
+    async def event_of(trigger: Any) -> None:
+        async for event in trigger.run():
+            events.append((time.time(), dict(event.payload)))
+            return
+
+    watch = asyncio.create_task(ticker())
+    await asyncio.sleep(QUIET)  # control: the lag of this loop with no triggers (a busy machine shows here)
+    started = time.time()
+    async with asyncio.timeout(MAX_WAIT):
+        await asyncio.gather(*(event_of(trigger) for trigger in triggers))
+    ended = time.time()
+    watch.cancel()
+    return {
+        "started": started,
+        "ended": ended,
+        "lags": lags,
+        "rss": rss,
+        "events": events,
+        "full_collections": full_collections,
+    }
+
+
+def one_run(handle: Any, batches: int, rows: int, hold: float, spread: float) -> dict[str, Any]:
+    warm_up(handle)
+    handle.reset()
+    submitted = submit_batches(handle, batches, rows, hold, spread)
+    gc.collect()
+    baseline = psutil.Process().memory_info().rss
+    triggers = [
+        make_trigger(batch["uuids"], submitted_at=batch["submitted_at"], wait_seconds=hold + spread + 600)
+        for batch in submitted
+    ]
+    watched = asyncio.run(wait_and_watch(triggers))
+    statuses = [payload["status"] for _, payload in watched["events"]]
+    if statuses != ["success"] * batches:
+        raise RuntimeError(f"not every batch succeeded: {statuses}")
+    generations = handle.requests("generation")
+    generated = {e["taskUUID"]: e["at"] for e in generations if e.get("status") == "success"}
+    wake_ups = [at - max(generated[u] for u in payload["task_uuids"]) for at, payload in watched["events"]]
+    uuids = {u for batch in submitted for u in batch["uuids"]}
+    polls = [
+        e
+        for e in handle.requests("api", "getResponse")
+        if e["taskUUID"] in uuids and e["at"] >= watched["started"]
+    ]
+    per_window = [
+        len({e["post"] for e in polls if lo <= e["at"] < hi})
+        for lo, hi in windows(watched["started"], watched["ended"], whole=True)
+    ]
+    lag_per_window = [
+        max((lag for at, lag in watched["lags"] if lo <= at < hi), default=0.0)
+        for lo, hi in windows(watched["started"], watched["ended"], whole=False)
+    ]
+    waiting_rss = [value for at, value in watched["rss"] if at >= watched["started"]]
+    return {
+        "images": batches * rows,
+        "watched_seconds": watched["ended"] - watched["started"],
+        "baseline_rss_mb": baseline / MB,
+        "extra_rss_mb": (max(waiting_rss) - baseline) / MB,
+        "poll_posts_per_window": per_window,
+        "poll_posts": len({e["post"] for e in polls}),
+        "max_lag_per_window": lag_per_window,
+        "median_lag": statistics.median(lag for at, lag in watched["lags"] if at >= watched["started"]),
+        "quiet_max_lag": max(lag for at, lag in watched["lags"] if at < watched["started"]),
+        "wake_up_seconds": wake_ups,
+        "full_collections": [pause for at, pause in watched["full_collections"] if at >= watched["started"]],
+    }
+
+
+def options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--batches", type=int, default=BATCHES, help=f"batch tasks ({BATCHES})")
+    parser.add_argument("--rows", type=int, default=ROWS, help=f"rows (images) per batch ({ROWS})")
+    parser.add_argument("--hold", type=float, default=None, help=f"queue time of the first batch ({HOLD})")
+    parser.add_argument("--spread", type=float, default=SPREAD, help=f"more for the last ({SPREAD})")
+
+
+def main() -> None:
+    args = arguments(__doc__ or "", default_reps=1, extra=options)
+    hold = args.hold or (30.0 if args.quick else HOLD)
+    airflow_sandbox()
+    with emulator() as handle:
+        runs = [one_run(handle, args.batches, args.rows, hold, args.spread) for _ in range(args.reps)]
+    images = args.batches * args.rows
+    rows = [
+        Row(
+            "P7",
+            f"{images:,} waiting images ({args.batches} batch triggers of {args.rows}), one event loop: "
+            "extra RSS (peak)",
+            300.0,
+            [run["extra_rss_mb"] for run in runs],
+            unit="MB",
+            judged="max",
+        ),
+        Row(
+            "P7",
+            f"{images:,} waiting images: getResponse POSTs per 10 s window",
+            120.0,
+            [count for run in runs for count in run["poll_posts_per_window"]],
+            unit="POSTs",
+            judged="max",
+            note="every consecutive whole 10 s window from the triggers' start until the last event",
+        ),
+        Row(
+            "P7",
+            f"{images:,} waiting images: event-loop lag, worst per 10 s window",
+            0.25,
+            [lag for run in runs for lag in run["max_lag_per_window"]],
+            unit="s",
+            judged="max",
+            note="50 ms ticker, lateness of each wake-up, triggers' start-up included",
+        ),
+        Row(
+            "P7",
+            f"{images:,} waiting images: success event after the emulator generated a batch's last image",
+            20.0,
+            [delay for run in runs for delay in run["wake_up_seconds"]],
+            unit="s",
+            judged="max",
+            note="one value per batch trigger",
+        ),
+    ]
+    report(args, rows, {"runs": runs})
+    for run in runs:
+        print(
+            f"     baseline RSS {run['baseline_rss_mb']:.0f} MB; {run['poll_posts']} getResponse POSTs in "
+            f"{run['watched_seconds']:.0f} s; median lag {run['median_lag'] * 1000:.0f} ms (worst "
+            f"{run['quiet_max_lag'] * 1000:.0f} ms in {QUIET:.0f} s without triggers); median wake-up "
+            f"{statistics.median(run['wake_up_seconds']):.1f} s; {len(run['full_collections'])} full garbage "
+            f"collections, longest {max(run['full_collections'], default=0.0):.2f} s"
+        )
+
+
+if __name__ == "__main__":
+    main()
