@@ -1,4 +1,4 @@
-"""``make bench``: run every benchmark, print one table of P1-P7, write ``benchmarks/results.json``.
+"""``make bench``: run every benchmark, print one table of P1-P8, write ``benchmarks/results.json``.
 
 Each benchmark runs in its own process (memory and event-loop figures stay its own) and reports every
 repetition; the table shows min / median / max, the goal, which statistic is held against it and
@@ -33,6 +33,7 @@ BENCHMARKS = [
     ("P5", "versus_sdk.py"),
     ("P6", "mapped_batches.py"),
     ("P7", "crowd_triggers.py"),
+    ("P8", "catalogue_celery.py"),
 ]
 TIMEOUT = 3600
 OWN_LINE = re.compile(r"^(P\d\w*\s|     \S)")
