@@ -13,14 +13,16 @@ PYTEST_ARGS ?=
 CHAOS_SEED ?= 7
 CHAOS_RATE ?= 0.3
 CHAOS_ARGS ?=
+# The distributed campaign's knobs (`make chaos-distributed CHAOS_DISTRIBUTED_ARGS="--run-timeout 600
+# --concurrency 4 --visibility-timeout 30"`; --help lists them).
+CHAOS_DISTRIBUTED_ARGS ?=
 # The Airflow 3 lines `make matrix` runs (`make matrix LINES=3.0`), and extra pytest arguments for each.
 # (Set on the command line only: a shell may export its own LINES, the terminal height.)
 LINES =
 MATRIX_ARGS ?=
 
 .PHONY: install demo demo-video demo-products test lint typecheck floors pytest matrix matrix-oldest chaos postgres-server \
-	chromium \
-	bench clean
+	chromium redis-server chaos-distributed bench clean
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +54,10 @@ postgres-server:
 # Debian's Chromium for the browser tests and the demo's screenshots (Playwright drives it); idempotent.
 chromium:
 	scripts/install-chromium.sh
+
+# Redis (Debian package) for the distributed chaos campaign's Celery broker; idempotent.
+redis-server:
+	scripts/install-redis.sh
 
 install: $(STAMP) $(SDK_STAMP)
 
@@ -95,14 +101,24 @@ matrix: $(STAMP)
 matrix-oldest: $(STAMP)
 	$(BIN)/python scripts/airflow_matrix.py --oldest $(if $(MATRIX_ARGS),-- $(MATRIX_ARGS))
 
-# The chaos campaign (tests/chaos) is part of pytest: about 3 minutes of real Airflow services.
-pytest: install $(AZURITE_STAMP) postgres-server chromium
+# The chaos campaigns (tests/chaos) are part of pytest: about 3 minutes of real Airflow services with
+# the LocalExecutor, and about 5 of a CeleryExecutor deployment (two workers, two triggerers, Redis).
+pytest: install $(AZURITE_STAMP) postgres-server redis-server chromium
 	CHAOS_SEED=$(CHAOS_SEED) CHAOS_RATE=$(CHAOS_RATE) $(BIN)/pytest -p no:cacheprovider -rsx --durations=25 $(PYTEST_ARGS)
 
 # One chaos campaign on its own: PostgreSQL + api-server, scheduler, triggerer, dag-processor, a faulty
 # emulator, moto; prints the summary line and every violation, writes tests/chaos/results/last-run.*.
 chaos: $(STAMP) postgres-server
 	$(BIN)/python tests/chaos/run_chaos.py --seed $(CHAOS_SEED) --fault-rate $(CHAOS_RATE) $(CHAOS_ARGS)
+
+# The distributed campaign on its own: CeleryExecutor with Redis and PostgreSQL, two workers, two
+# triggerers and a supervisor that restarts what exits; killed workers, a frozen task supervisor (two
+# tries at once), a killed triggerer, two database outages, a Redis restart and forced Celery
+# redeliveries on top of the emulator's seeded faults. Prints the summary line, every violation and
+# every restart; writes tests/chaos/results/last-run-distributed.*.
+chaos-distributed: $(STAMP) postgres-server redis-server
+	$(BIN)/python tests/chaos/run_chaos_distributed.py --seed $(CHAOS_SEED) --fault-rate $(CHAOS_RATE) \
+		$(CHAOS_DISTRIBUTED_ARGS)
 
 test: lint typecheck floors pytest matrix-oldest
 

@@ -39,6 +39,9 @@ class AirflowServices:
     env: dict[str, str]
     database_url: str
     port: int
+    components: dict[str, list[str]] = field(default_factory=lambda: dict(COMPONENTS))
+    # Settings of one component only (on top of ``env``), by component name.
+    component_env: dict[str, dict[str, str]] = field(default_factory=dict)
     processes: dict[str, Spawned] = field(default_factory=dict)
     restarts: dict[str, int] = field(default_factory=dict)
     killed_on_stop: list[str] = field(default_factory=list)
@@ -115,12 +118,12 @@ class AirflowServices:
         runs = self.restarts.get(name, -1) + 1
         self.restarts[name] = runs
         suffix = f".{runs}" if runs else ""
-        args = [part.format(port=self.port) for part in COMPONENTS[name]]
+        args = [part.format(port=self.port) for part in self.components[name]]
         spawned = start(
             f"airflow {name}",
             [sys.executable, "-m", "airflow", *args],
             self.home / f"{name}{suffix}.console.log",
-            env=self.env,
+            env={**self.env, **self.component_env.get(name, {})},
         )
         self.processes[name] = spawned
         return spawned
@@ -187,9 +190,12 @@ def airflow_services(
     extra_env: Mapping[str, str],
     *,
     database_url: str | None = None,
+    components: Mapping[str, list[str]] = COMPONENTS,
+    component_env: Mapping[str, dict[str, str]] | None = None,
     port: int | None = None,
 ) -> Iterator[AirflowServices]:
-    """Migrate the metadata DB, start the four components and yield once the api-server is healthy;
+    """Migrate the metadata DB, start the components (by default the four of a LocalExecutor
+    deployment; each name maps to its ``airflow`` arguments) and yield once the api-server is healthy;
     every component still running is stopped (terminate, then kill) when the block ends. ``port`` is the
     api-server's (a free one unless given, e.g. for a test that puts a front before its execution API)."""
     dags = home / "dags"
@@ -199,11 +205,18 @@ def airflow_services(
     port = port or free_port()
     url = database_url or f"sqlite:///{home / 'airflow.db'}"
     env = {**service_env(home, dags, url, port), **extra_env}
-    services = AirflowServices(home=home, env=env, database_url=url, port=port)
+    services = AirflowServices(
+        home=home,
+        env=env,
+        database_url=url,
+        port=port,
+        components=dict(components),
+        component_env=dict(component_env or {}),
+    )
     migrate = services.airflow("db", "migrate", timeout=300)
     assert migrate.returncode == 0, migrate.stderr[-2000:]
     try:
-        for name in COMPONENTS:
+        for name in services.components:
             services.start_component(name)
         wait_until(
             f"http://127.0.0.1:{port}/api/v2/monitor/health",

@@ -121,6 +121,20 @@ async def _apply_fault(request: Request, tasks: list[Any], after: bool) -> tuple
     return None
 
 
+async def _hold(request: Request, tasks: list[Any], entries: list[dict[str, Any]]) -> Response | None:
+    """A ``hold`` fault: the POST reaches Runware's front door, waits ``seconds`` there and is then
+    dropped unprocessed, so Runware never learns of its tasks. A test kills the client meanwhile: a
+    worker that died after recording its tasks and before they reached Runware. The log entries say
+    ``fault: hold`` while the POST is held."""
+    task_types = {t for t in (_field(task, "taskType") for task in tasks) if isinstance(t, str)}
+    spec = _state(request).faults.take("hold", _fault_matches(task_types, after=False))
+    if spec is None:
+        return None
+    _finish_log(entries, None, "hold")
+    await asyncio.sleep(float(spec["seconds"]))
+    return await drop_connection(request)
+
+
 def _inference_uuids(tasks: list[Any]) -> list[str]:
     """The tasks of a POST that make images (imageInference and the image tools): random faults that
     delay or fail an image can hit any of them."""
@@ -224,6 +238,9 @@ async def api(request: Request) -> Response:
         error = api_error(400, "invalidRequestBody", "The body must be a non-empty JSON array of tasks.")
         return json_response(400, envelope(Outcome(errors=[error])))
     entries = _log_tasks(state, tasks)
+    held = await _hold(request, tasks, entries)
+    if held is not None:
+        return held
     faulted = await _apply_fault(request, tasks, after=False)
     if faulted is None and chaos is not None and draw is not None:
         faulted = await _apply_random_fault(request, chaos, draw, tasks)

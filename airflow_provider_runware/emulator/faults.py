@@ -22,6 +22,7 @@ COUNTED_KINDS = frozenset(
         "upload_fail",
         "upload_skip",
         "sync_timeout",
+        "hold",
     }
 )
 # Modes: one active spec per kind (posting a new one replaces the old), except per-model deactivation.
@@ -79,7 +80,7 @@ def _check_types(spec: Mapping[str, Any]) -> None:
 def _check_kind_fields(kind: str, spec: Mapping[str, Any]) -> None:
     if kind == "http_status" and not 400 <= int(spec.get("status") or 0) <= 599:
         raise FaultSpecError("http_status needs a status between 400 and 599")
-    if kind in ("latency", "queue_delay", "upload_delay") and spec.get("seconds") is None:
+    if kind in ("latency", "queue_delay", "upload_delay", "hold") and spec.get("seconds") is None:
         raise FaultSpecError(f"{kind} needs seconds")
     if kind == "deactivate_model" and not isinstance(spec.get("model"), str):
         raise FaultSpecError("deactivate_model needs a model (an AIR id)")

@@ -31,7 +31,7 @@ from chaos_evidence import (
 )
 from chaos_invariants import Report, check
 from chaos_plan import DAG_FILES, Plan
-from chaos_postgres import running_postgres
+from chaos_postgres import PostgresServer, running_postgres
 from chaos_process_faults import ProcessFaults
 from chaos_processes import ProcessTracker
 from emulator_handle import BEFORE_DALLE2_RETIREMENT, EmulatorHandle, running_emulator
@@ -159,6 +159,7 @@ class Stores:
     moto_url: str
     emulator: EmulatorHandle
     s3: Any
+    postgres: PostgresServer
 
 
 def _moto(log_path: Path, tracker: ProcessTracker) -> Any:
@@ -281,7 +282,7 @@ def running_stores(
             _moto(logs / "moto.log", tracker) as moto_url,
             running_emulator(api_key, *_emulator_args(settings), on_start=track) as emulator,
         ):
-            yield Stores(postgres.url, moto_url, emulator, _s3_client(moto_url, aws_secret))
+            yield Stores(postgres.url, moto_url, emulator, _s3_client(moto_url, aws_secret), postgres)
 
 
 def run_campaign(
@@ -335,8 +336,8 @@ def run_campaign(
     return result
 
 
-def write_results(result: CampaignResult, results_dir: Path) -> None:
-    """``last-run.json`` (everything) and ``last-run.txt`` (the summary line); no secret goes in."""
+def write_results(result: CampaignResult, results_dir: Path, name: str = "last-run") -> None:
+    """``<name>.json`` (everything) and ``<name>.txt`` (the summary line); no secret goes in."""
     results_dir.mkdir(parents=True, exist_ok=True)
-    (results_dir / "last-run.json").write_text(json.dumps(result.to_json(), indent=2, default=str) + "\n")
-    (results_dir / "last-run.txt").write_text(result.summary_line() + "\n")
+    (results_dir / f"{name}.json").write_text(json.dumps(result.to_json(), indent=2, default=str) + "\n")
+    (results_dir / f"{name}.txt").write_text(result.summary_line() + "\n")

@@ -49,19 +49,31 @@ def server_bin() -> Path | None:
     return Path(found[-1]).parent if found else None
 
 
-@dataclass(frozen=True)
+@dataclass
 class PostgresServer:
-    """A running server: its SQLAlchemy URL for Airflow, its postmaster and its data directory."""
+    """A running server: its SQLAlchemy URL for Airflow, its postmaster and its data directory. The
+    distributed campaign stops and starts it again (same port, same data) for a database outage."""
 
     url: str
     port: int
     data_dir: Path
     process: subprocess.Popen[bytes]
     log_path: Path
+    bin_dir: Path
+    dsn: str
 
     @property
     def pid(self) -> int:
         return self.process.pid
+
+    def stop(self) -> None:
+        """Fast shutdown: open transactions roll back, every client is disconnected, new ones refused."""
+        stop_server(self.process)
+
+    def start(self) -> None:
+        """Start the stopped server again on its port and wait until it accepts connections."""
+        self.process = _spawn(self.bin_dir, self.data_dir, self.port, self.log_path)
+        _wait_ready(self.dsn, self.process, self.log_path)
 
 
 def _run_as() -> dict[str, Any]:
@@ -150,6 +162,19 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=STOP_TIMEOUT)
 
 
+def _spawn(bin_dir: Path, data_dir: Path, port: int, log_path: Path) -> subprocess.Popen[bytes]:
+    settings = [f"-c{key}={value}" for key, value in {**SERVER_SETTINGS, "port": str(port)}.items()]
+    with log_path.open("ab") as log_file:
+        return subprocess.Popen(
+            [str(bin_dir / "postgres"), "-D", str(data_dir), *settings],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=data_dir.parent,
+            **_run_as(),
+        )
+
+
 @contextlib.contextmanager
 def running_postgres(log_path: Path) -> Iterator[PostgresServer]:
     """initdb a fresh cluster, start it on 127.0.0.1 with a database ``airflow``; stop and delete it after."""
@@ -165,23 +190,15 @@ def running_postgres(log_path: Path) -> Iterator[PostgresServer]:
         password = secrets.token_hex(16)
         _initdb(bin_dir, data_dir, password)
         port = free_port()
-        settings = [f"-c{key}={value}" for key, value in {**SERVER_SETTINGS, "port": str(port)}.items()]
-        with log_path.open("wb") as log_file:
-            process = subprocess.Popen(
-                [str(bin_dir / "postgres"), "-D", str(data_dir), *settings],
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                cwd=root,
-                **_run_as(),
-            )
+        process = _spawn(bin_dir, data_dir, port, log_path)
+        dsn = f"postgresql://{SUPERUSER}:{password}@127.0.0.1:{port}"
+        url = f"postgresql+psycopg2://{SUPERUSER}:{password}@127.0.0.1:{port}/{DATABASE}"
+        server = PostgresServer(url, port, data_dir, process, log_path, bin_dir, dsn)
         try:
-            dsn = f"postgresql://{SUPERUSER}:{password}@127.0.0.1:{port}"
             _wait_ready(dsn, process, log_path)
             _create_database(dsn)
-            url = f"postgresql+psycopg2://{SUPERUSER}:{password}@127.0.0.1:{port}/{DATABASE}"
-            yield PostgresServer(url=url, port=port, data_dir=data_dir, process=process, log_path=log_path)
+            yield server
         finally:
-            stop_server(process)
+            stop_server(server.process)
     finally:
         shutil.rmtree(root, ignore_errors=True)

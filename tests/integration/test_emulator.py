@@ -707,6 +707,20 @@ def test_dropped_connection_gets_no_response(runware: EmulatorHandle) -> None:
     assert (dropped["fault"], dropped["status"]) == ("drop_connection", None)
 
 
+def test_held_post_never_reaches_runware(runware: EmulatorHandle) -> None:
+    """``hold``: the POST waits at the door (logged as held meanwhile), then drops unprocessed, so its
+    task is unknown afterwards: a client killed while held never submitted it. Other task types pass."""
+    runware.fault(kind="hold", task_type="imageInference", seconds=0.5)
+    task = valid_task()
+    assert runware.post([{"taskType": "ping"}]).status_code == 200
+    with pytest.raises(httpx.RemoteProtocolError, match="without sending a response"):
+        runware.post([task])
+    held = runware.requests("api", task_type="imageInference")
+    assert [(entry["fault"], entry["status"]) for entry in held] == [("hold", None)]
+    assert poll(runware, task["taskUUID"]).json()["errors"][0]["code"] == "taskNotFound"
+    assert runware.post([task]).status_code == 200, "a count-1 hold is used up"
+
+
 def test_malformed_body(runware: EmulatorHandle) -> None:
     runware.fault(kind="malformed")
     response = runware.post([valid_task()])
