@@ -103,7 +103,7 @@ matrix-oldest: $(STAMP)
 
 # The chaos campaigns (tests/chaos) are part of pytest: about 3 minutes of real Airflow services with
 # the LocalExecutor, and about 5 of a CeleryExecutor deployment (two workers, two triggerers, Redis).
-pytest: install $(AZURITE_STAMP) postgres-server chromium redis-server
+pytest: install $(AZURITE_STAMP) postgres-server redis-server chromium
 	CHAOS_SEED=$(CHAOS_SEED) CHAOS_RATE=$(CHAOS_RATE) $(BIN)/pytest -p no:cacheprovider -rsx --durations=25 $(PYTEST_ARGS)
 
 # One chaos campaign on its own: PostgreSQL + api-server, scheduler, triggerer, dag-processor, a faulty

@@ -1,9 +1,9 @@
 """The product campaign (``example_dags/runware_product_campaign.py``) driven from outside, as a person
-and a deployment would: photos uploaded to the bucket, the run triggered, the review answered through
+and a deployment would: photos uploaded to the bucket, the run triggered, the review read through
 Airflow's REST API, the published folder read back.
 
 Shared by ``make demo-products`` (``scripts/demo_products.py``) and
-``tests/integration/test_product_campaign_e2e.py``, so the demo shows exactly what the test checks.
+``tests/integration/test_browser_gallery.py``, so the demo shows exactly what the test checks.
 The reviewer logs in like any user of the simple auth manager (``POST /auth/token`` with a username and
 password); the JWT it gets is what the UI would hold.
 """

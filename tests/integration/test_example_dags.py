@@ -183,9 +183,9 @@ EXAMPLES: dict[str, RunHere | RunBy] = {
     "runware_campaign_images_consumer.py": RunBy(
         "tests/integration/test_lineage.py::test_campaign_images_land_in_s3_and_trigger_the_consumer_dag"
     ),
-    # Its review step waits for a person: the test runs real Airflow services and answers over REST.
+    # Its review step waits for a person: the test runs real Airflow services and answers in a browser.
     "runware_product_campaign.py": RunBy(
-        "tests/integration/test_product_campaign_e2e.py::test_reviewer_publishes_exactly_the_approved_scenes",
+        "tests/integration/test_browser_gallery.py::test_review_shows_thumbnails_and_is_answered_from_the_page",
         needs_airflow=PRODUCT_CAMPAIGN_NEEDS,
     ),
 }

@@ -1,7 +1,7 @@
 """The product campaign DAG's own logic, without servers: how it chains the steps, what the reviewer is
 shown, and that publishing copies exactly the chosen candidates (the storage calls replaced).
 
-The whole run, through real services and the REST API, is tests/integration/test_product_campaign_e2e.py.
+The whole run, through real services and a real browser, is tests/integration/test_browser_gallery.py.
 """
 
 from __future__ import annotations
