@@ -285,6 +285,31 @@ def running_stores(
             yield Stores(postgres.url, moto_url, emulator, _s3_client(moto_url, aws_secret), postgres)
 
 
+def collect_evidence(
+    plan: Plan, stores: Stores, services: AirflowServices, evidence: Evidence, home: Path, logs: Path
+) -> Evidence:
+    """What the run left, read once Airflow has stopped and while the stores still run: the metadata
+    DB, the emulator's log, the bucket and the files under AIRFLOW_HOME (both campaigns)."""
+    collect_db(services, plan, evidence)
+    services.close()
+    collect_emulator(stores.emulator, evidence)
+    save_emulator_log(evidence, logs / "emulator-log.json")
+    collect_objects(stores.s3, plan.bucket, evidence)
+    collect_files(home, evidence)
+    return evidence
+
+
+def judge(
+    plan: Plan, evidence: Evidence, tracker: ProcessTracker, secrets_used: dict[str, set[str]]
+) -> Report:
+    """The invariants over the evidence, once every store has stopped: a process of the run still alive
+    then is a leftover (killed here, and reported)."""
+    leftovers = tracker.leftovers()
+    tracker.kill(leftovers)
+    evidence.secrets.update(secrets_used)
+    return check(plan, evidence, leftovers)
+
+
 def run_campaign(
     settings: CampaignSettings, workdir: Path, results_dir: Path | None = RESULTS_DIR
 ) -> CampaignResult:
@@ -308,18 +333,9 @@ def run_campaign(
             run_state, faults = _run_dag(services, settings, plan, stores.emulator, tracker, run_id)
             phases.mark("dag-run")
         phases.mark("stop-airflow")
-        evidence = Evidence(run_id=run_id, run_state=run_state)
-        collect_db(services, plan, evidence)
-        services.close()
-        collect_emulator(stores.emulator, evidence)
-        save_emulator_log(evidence, logs / "emulator-log.json")
-        collect_objects(stores.s3, plan.bucket, evidence)
-        collect_files(home, evidence)
+        evidence = collect_evidence(plan, stores, services, Evidence(run_id, run_state), home, logs)
         phases.mark("collect")
-    leftovers = tracker.leftovers()
-    tracker.kill(leftovers)
-    evidence.secrets.update({"api_key": {api_key}, "aws_secret": {aws_secret}})
-    report = check(plan, evidence, leftovers)
+    report = judge(plan, evidence, tracker, {"api_key": {api_key}, "aws_secret": {aws_secret}})
     phases.mark("stop-stores-and-check")
     result = CampaignResult(
         settings=settings,

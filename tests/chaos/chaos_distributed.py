@@ -34,6 +34,8 @@ from chaos_campaign import (
     Phases,
     _inline,
     _service_env,
+    collect_evidence,
+    judge,
     running_stores,
     write_results,
 )
@@ -41,13 +43,7 @@ from chaos_distributed_evidence import concurrent_tries, ledger_refusals, redeli
 from chaos_distributed_faults import FAULT_KINDS, DistributedFaults
 from chaos_evidence import (
     Evidence,
-    collect_db,
-    collect_emulator,
-    collect_files,
-    collect_objects,
-    save_emulator_log,
 )
-from chaos_invariants import check
 from chaos_plan import DAG_FILES, Plan
 from chaos_processes import ProcessTracker
 from chaos_redis import running_redis
@@ -296,18 +292,9 @@ def run_distributed_campaign(
                 tracker.snapshot()
             phases.mark("dag-run")
         phases.mark("stop-airflow")
-        evidence = Evidence(run_id=run_id, run_state=run_state)
-        collect_db(services, plan, evidence)
-        services.close()
-        collect_emulator(stores.emulator, evidence)
-        save_emulator_log(evidence, logs / "emulator-log.json")
-        collect_objects(stores.s3, plan.bucket, evidence)
-        collect_files(home, evidence)
+        evidence = collect_evidence(plan, stores, services, Evidence(run_id, run_state), home, logs)
         phases.mark("collect")
-    leftovers = tracker.leftovers()
-    tracker.kill(leftovers)
-    evidence.secrets.update({"api_key": {api_key}, "aws_secret": {aws_secret}})
-    report = check(plan, evidence, leftovers)
+    report = judge(plan, evidence, tracker, {"api_key": {api_key}, "aws_secret": {aws_secret}})
     phases.mark("stop-stores-and-check")
     result = DistributedResult(
         settings=settings,
