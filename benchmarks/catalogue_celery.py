@@ -188,7 +188,44 @@ def airflow_run(services: Any, s3: Any, handle: Any, rows: int, chunk_size: int)
         }
         for task_id, map_index, queued_at, start, end, tries in tasks
     ]
-    return {"wall": wall, "posts": all_posts(handle), "stored": stored, "tasks": timeline}
+    chunks = chunk_timeline(handle.requests(), _when(queued).timestamp())
+    return {"wall": wall, "posts": all_posts(handle), "stored": stored, "tasks": timeline, "chunks": chunks}
+
+
+def chunk_timeline(log: list[dict[str, Any]], origin: float) -> list[dict[str, float]]:
+    """The emulator's side of each chunk, seconds from the DAG run's queued time: its imageInference
+    POST, its last image generated and uploaded, and the last getResponse POST that asked about it
+    (the poll that saw it finished). With the task instances' times this splits a chunk's slot time
+    into start, generation, upload, detection and resume."""
+    uuids_by_post: dict[int, set[str]] = {}
+    for entry in log:
+        if entry.get("kind") == "api" and entry.get("taskType") == "imageInference":
+            uuids_by_post.setdefault(int(entry["post"]), set()).add(str(entry["taskUUID"]))
+    chunks = []
+    for post, uuids in sorted(uuids_by_post.items()):
+
+        def last(kind: str, uuids: set[str] = uuids, **match: str) -> float:
+            times = [
+                e["at"]
+                for e in log
+                if e.get("kind") == kind
+                and e.get("taskUUID") in uuids
+                and all(e.get(k) == v for k, v in match.items())
+            ]
+            return round(max(times) - origin, 1) if times else float("nan")
+
+        submitted = min(e["at"] for e in log if e.get("kind") == "api" and e.get("post") == post)
+        chunks.append(
+            {
+                "post": post,
+                "images": len(uuids),
+                "submitted": round(submitted - origin, 1),
+                "generated": last("generation"),
+                "uploaded": last("upload"),
+                "last_poll": last("api", taskType="getResponse"),
+            }
+        )
+    return chunks
 
 
 def options(parser: argparse.ArgumentParser) -> None:

@@ -229,15 +229,20 @@ class ObjectStoreLocation(Protocol):
 
 
 def register_secret_url(url: str) -> None:
-    """Register a presigned URL and its credential parts with Airflow's masker (defence in depth).
+    """Register a presigned URL's credential values with Airflow's masker (defence in depth).
 
-    The masker replaces whole registered strings, so the signature is registered on its own too: a log
-    line that shows it URL-decoded or cut out of the URL is then still masked. Outside a task (or on
-    an Airflow without the helper) this is a no-op, never an error.
+    What makes the URL a secret is its signature (and credential, security token or password); with
+    those masked, a logged URL grants nothing. The URL itself is not registered: Airflow's masker
+    recompiles one regular expression of every registered string on each new one, in the task process
+    and again in its supervisor, so a 600-character URL per image made a 100-row chunk spend about
+    30 s compiling before it could submit (quadratic in the chunk's size). Each value is registered
+    raw and as written in the URL, so a log line that shows it URL-decoded or cut out of the URL is
+    still masked. Outside a task (or on an Airflow without the helper) this is a no-op, never an error.
     """
     from airflow_provider_runware.compat import mask_secret
 
-    for secret in (url, *_secret_query_values(url)):
+    # A signed URL whose credential is in no parameter we know is masked whole rather than not at all.
+    for secret in _secret_query_values(url) or [url]:
         try:
             mask_secret(secret)
         except Exception as err:  # the masker must never break an upload

@@ -29,7 +29,12 @@ from azure_fixtures import azurite_fixture as azurite_fixture
 from azure_fixtures import blob_service_fixture as blob_service_fixture
 from azure_fixtures import wasb_conn_fixture as wasb_conn_fixture
 from emulator_handle import EmulatorHandle
-from storage_checks import assert_validate_refuses, query, runware_put
+from storage_checks import (
+    assert_masker_learns_credentials_not_urls,
+    assert_validate_refuses,
+    query,
+    runware_put,
+)
 
 from airflow_provider_runware.exceptions import RunwareUploadError
 from airflow_provider_runware.storage import (
@@ -421,6 +426,12 @@ def test_sas_url_and_signature_are_registered_with_the_masker(
     assert encoded not in str(redact(f"url={target.upload_url}"))
     assert encoded not in str(redact(f"query sig={encoded}"))
     assert signature not in str(redact(f"decoded sig={signature}"))
+
+
+def test_a_chunk_of_sas_urls_registers_credentials_not_urls(
+    azurite: Azurite, azure_container: str, wasb_conn: str
+) -> None:
+    assert_masker_learns_credentials_not_urls(location_for(azurite, azure_container, wasb_conn), "sig")
 
 
 # ----- end to end through Airflow -------------------------------------------------------------------

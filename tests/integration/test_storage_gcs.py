@@ -19,6 +19,7 @@ from gcs_fixtures import GCS_TEST_EMAIL, ServiceAccountKey, gcs_connection
 from signature_fronts import VerifyingFront, goog4_signature_ok
 from storage_checks import (
     assert_masker_hides_the_signature,
+    assert_masker_learns_credentials_not_urls,
     assert_seven_days_is_the_limit,
     assert_target_hides_the_signature,
     assert_validate_refuses,
@@ -145,6 +146,10 @@ def test_target_repr_and_str_hide_the_signature(gcs_bucket: str, gcs_conn: str) 
 def test_signed_url_and_signature_are_registered_with_the_masker(gcs_bucket: str, gcs_conn: str) -> None:
     target = location(gcs_bucket, gcs_conn).target_for("masked.png", FIVE_MINUTES)
     assert_masker_hides_the_signature(target, "X-Goog")
+
+
+def test_a_chunk_of_signed_urls_registers_credentials_not_urls(gcs_bucket: str, gcs_conn: str) -> None:
+    assert_masker_learns_credentials_not_urls(location(gcs_bucket, gcs_conn), "X-Goog-Signature")
 
 
 # -- verify -----------------------------------------------------------------------------------------

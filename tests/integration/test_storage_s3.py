@@ -15,6 +15,7 @@ import pytest
 from signature_fronts import sigv4_query_signature_ok
 from storage_checks import (
     assert_masker_hides_the_signature,
+    assert_masker_learns_credentials_not_urls,
     assert_seven_days_is_the_limit,
     assert_target_hides_the_signature,
     assert_validate_refuses,
@@ -121,6 +122,12 @@ def test_presigned_url_and_signature_are_registered_with_the_masker(s3_bucket: s
 
     assert_masker_hides_the_signature(s3_target(s3_bucket, aws_conn, object_name="masked.png"), "X-Amz")
     assert "unregistered-value-12345" in str(redact("unregistered-value-12345"))
+
+
+def test_a_chunk_of_presigned_urls_registers_credentials_not_urls(s3_bucket: str, aws_conn: str) -> None:
+    assert_masker_learns_credentials_not_urls(
+        parse_output_location(f"s3://{s3_bucket}/out/", aws_conn), "X-Amz-Signature"
+    )
 
 
 @pytest.mark.parametrize(
