@@ -15,10 +15,11 @@ from typing import Any
 
 from airflow_provider_runware.plugins.urls import image_relpath
 from airflow_provider_runware.run.gallery import GALLERY_XCOM_KEY
+from airflow_provider_runware.run.metrics import UNKNOWN
 
 # The model of a result whose task did not know it (a sensor waiting on taskUUIDs no upstream task
-# recorded; Runware's answer names no model), in the per-model split.
-UNKNOWN_MODEL = "unknown"
+# recorded; Runware's answer names no model), in the per-model split: the metrics' label for it.
+UNKNOWN_MODEL = UNKNOWN
 
 
 @dataclass(frozen=True)
