@@ -1,8 +1,10 @@
 """The gallery page: plain HTML (no script, no external asset), rendered from :func:`results.run_view`.
 
 Every value is escaped; every image is a relative URL to the plugin's own endpoints, so the page
-carries no signed URL and works under any ``[api] base_url``. Stable ``data-testid`` hooks:
-``runware-result`` (each result card), ``runware-thumbnail`` (each thumbnail), ``runware-total-cost``.
+carries no signed URL and works under any ``[api] base_url``. A result only Runware holds (what a
+``RunwareTaskSensor`` waited for) is a plain link to Runware's delivery URL, recorded without its query.
+Stable ``data-testid`` hooks: ``runware-result`` (each result card), ``runware-thumbnail`` (each
+thumbnail), ``runware-url`` (a link to Runware), ``runware-total-cost``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 from urllib.parse import urlencode
+
+from airflow_provider_runware.plugins.results import UNKNOWN_MODEL
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:16px;color:#1a202c;background:#fff}
@@ -55,13 +59,18 @@ def _card(task: dict[str, Any], result: dict[str, Any]) -> str:
         )
     elif result.get("image"):
         picture = f'<a href="{escape(result["image"])}">open the {escape(str(result.get("kind")))}</a>'
+    elif str(result.get("url") or "").startswith(("https://", "http://")):
+        picture = (
+            f'<a href="{escape(result["url"])}" rel="noreferrer" target="_blank" data-testid="runware-url">'
+            f"open the {escape(str(result.get('kind')))} at Runware</a>"
+        )
     rows = [
         ("task", f"{task['task_id']}" + (f" [{task['map_index']}]" if task["map_index"] >= 0 else "")),
         ("row", result.get("row")),
         ("index", result.get("index")),
         ("prompt", result.get("prompt")),
         ("text", result.get("text")),
-        ("model", result.get("model")),
+        ("model", result.get("model") or UNKNOWN_MODEL),
         ("size", f"{result['width']}x{result['height']}" if result.get("width") else None),
         ("seed", result.get("seed")),
         ("cost", _money(result.get("cost"))),

@@ -15,6 +15,11 @@ from typing import Any
 
 from airflow_provider_runware.plugins.urls import image_relpath
 from airflow_provider_runware.run.gallery import GALLERY_XCOM_KEY
+from airflow_provider_runware.run.metrics import UNKNOWN
+
+# The model of a result whose task did not know it (a sensor waiting on taskUUIDs no upstream task
+# recorded; Runware's answer names no model), in the per-model split: the metrics' label for it.
+UNKNOWN_MODEL = UNKNOWN
 
 
 @dataclass(frozen=True)
@@ -25,8 +30,26 @@ class TaskRecord:
 
     @property
     def results(self) -> list[dict[str, Any]]:
+        """The record's results in image-index order."""
         results = self.record.get("results")
-        return [r for r in results if isinstance(r, dict)] if isinstance(results, list) else []
+        found = [r for r in results if isinstance(r, dict)] if isinstance(results, list) else []
+        return sorted(found, key=_position)
+
+
+def _position(result: dict[str, Any]) -> int:
+    position = result.get("position")
+    return position if isinstance(position, int) else 0
+
+
+def in_order(records: Iterable[TaskRecord]) -> list[TaskRecord]:
+    """Each task's records together, tasks in the order they first recorded (the run's order, as the
+    database returns them oldest first), and a mapped task's instances by map index as numbers
+    (``2`` before ``10``), whichever finished first."""
+    records = list(records)
+    first_seen: dict[str, int] = {}
+    for number, record in enumerate(records):
+        first_seen.setdefault(record.task_id, number)
+    return sorted(records, key=lambda record: (first_seen[record.task_id], record.map_index))
 
 
 def _value(row: Any) -> Any:
@@ -65,7 +88,7 @@ def run_view(records: Iterable[TaskRecord]) -> dict[str, Any]:
     A result's cost counts once, whichever try paid for it: a ``reused`` result was paid by an
     earlier try of the same task instance, and its cost belongs to the run all the same.
     """
-    records = list(records)
+    records = in_order(records)
     by_uuid: dict[str, str] = {}
     by_uri: dict[str, str] = {}
     for task in records:
@@ -87,7 +110,7 @@ def run_view(records: Iterable[TaskRecord]) -> dict[str, Any]:
             cost = result.get("cost")
             if isinstance(cost, int | float) and not isinstance(cost, bool):
                 total += float(cost)
-                per_model[str(result.get("model"))] += float(cost)
+                per_model[str(result.get("model") or UNKNOWN_MODEL)] += float(cost)
             counts[str(result.get("state"))] += 1
             inputs = []
             for number, ref in enumerate(result.get("inputs") or []):

@@ -20,6 +20,12 @@ def base_path() -> str:
     return urlsplit(base_url).path.rstrip("/")
 
 
+def ui_relative(path: str) -> str:
+    """A path under the plugin's prefix as a URL relative to the Airflow UI's base (no leading slash),
+    for the plugin's tabs: the UI page's ``<base href>`` is the ``[api] base_url`` path."""
+    return path.lstrip("/")
+
+
 def _part(value: str) -> str:
     return quote(value, safe="")
 

@@ -170,3 +170,74 @@ def gallery_record(
 def _conn_id(location: OutputLocation | None) -> str | None:
     """The connection the task wrote its outputs with (the location's default when none was given)."""
     return getattr(location, "conn_id", None) or getattr(location, "wasb_conn_id", None)
+
+
+# What a sensor's result copies from the record of the task that submitted it (the wire item lacks it).
+SUBMITTED_FIELDS = ("kind", "model", "prompt", "width", "height", "format", "row", "index", "inputs")
+
+
+def _wire_kind(item: Mapping[str, Any]) -> str:
+    if "videoUUID" in item or "mediaUUID" in item:
+        return "video"
+    if ("text" in item or "structuredData" in item) and "imageUUID" not in item:
+        return "text"
+    return "image"
+
+
+def sensor_record(
+    *,
+    results: Sequence[Mapping[str, Any]],
+    errors: Sequence[Mapping[str, Any]],
+    pending: Mapping[str, int],
+    submitted: Mapping[str, Mapping[str, Any]],
+    task_type: str | None,
+    try_number: int | None,
+) -> dict[str, Any]:
+    """The record of a ``RunwareTaskSensor`` try, from what Runware answered.
+
+    ``results`` are getResponse items, ``errors`` :meth:`RunwareError.to_dict` dicts, ``pending`` the
+    images still running per taskUUID. Runware's answer names no model, prompt or size: each result takes
+    them from the submitting task's own record (``submitted``, by taskUUID) when there is one, and has no
+    ``model`` otherwise (the gallery says "unknown"). Results are Runware's: no ``storage_uri``, and the
+    delivery URL without its query under ``url``.
+    """
+    from airflow_provider_runware.storage.base import strip_secrets
+
+    def entry(task_uuid: str, fields: dict[str, Any]) -> dict[str, Any]:
+        known = submitted.get(task_uuid) or {}
+        copied = {key: known[key] for key in SUBMITTED_FIELDS if known.get(key) is not None}
+        return {"position": 0, "task_uuid": task_uuid, "row": None, **copied, **fields}
+
+    entries = []
+    for item in results:
+        url = item.get("imageURL") or item.get("videoURL") or item.get("mediaURL")
+        text = item.get("text")
+        fields = {
+            "kind": _wire_kind(item),
+            "model": item.get("model") if isinstance(item.get("model"), str) else None,
+            "seed": item.get("seed"),
+            "cost": item.get("cost"),
+            "state": GalleryState.STORED,
+            "url": strip_secrets(str(url)) if url else None,
+            "result_uuid": item.get("imageUUID") or item.get("videoUUID") or item.get("mediaUUID"),
+            "text": scrub(text) if isinstance(text, str) else None,
+        }
+        entries.append(entry(str(item.get("taskUUID")), {k: v for k, v in fields.items() if v is not None}))
+    for error in errors:
+        failed = {"state": GalleryState.FAILED, "cost": None, "error": scrub(describe(error))}
+        entries.append(entry(str(error.get("task_uuid")), failed))
+    for task_uuid, missing in pending.items():
+        running = {"state": GalleryState.PENDING, "cost": None}
+        entries.extend(entry(task_uuid, dict(running)) for _ in range(missing))
+    for position, result in enumerate(entries):
+        result["position"] = position
+        result.setdefault("kind", "image")
+        result.setdefault("inputs", [])
+    return {
+        "version": RECORD_VERSION,
+        "task_type": task_type,
+        "try_number": try_number,
+        "output_location": None,
+        "storage_conn_id": None,
+        "results": entries,
+    }

@@ -131,11 +131,22 @@ def count_wire_results(
     batch: MetricsBatch,
     results: Iterable[Mapping[str, Any]] = (),
     errors: Iterable[Mapping[str, Any]] = (),
+    submitted: Mapping[str, Mapping[str, Any]] | None = None,
+    task_type: str | None = None,
 ) -> None:
-    """The sensor's results, straight from Runware's answer: each item names its ``taskType``; the model
-    and the submission time are the submitting task's and unknown here."""
+    """The sensor's results, straight from Runware's answer: each item names its ``taskType``, not its
+    model. The model is the item's own if Runware sent one, else the one the submitting task recorded
+    for that taskUUID (``submitted``: its gallery record's results), else ``unknown``. The submission
+    time is the submitting task's and unknown here."""
+    submitted = submitted or {}
+
+    def model_of(task_uuid: Any, item: Mapping[str, Any]) -> Any:
+        return item.get("model") or (submitted.get(str(task_uuid)) or {}).get("model")
+
     for item in results:
-        batch.count(GENERATED, item.get("taskType"), UNKNOWN)
-        batch.cost(item.get("taskType"), UNKNOWN, item.get("cost"))
+        kind, model = item.get("taskType") or task_type, model_of(item.get("taskUUID"), item)
+        batch.count(GENERATED, kind, model)
+        batch.cost(kind, model, item.get("cost"))
     for error in errors:
-        batch.count(FAILED, error.get("task_type") or error.get("taskType"), UNKNOWN)
+        kind = error.get("task_type") or error.get("taskType") or task_type
+        batch.count(FAILED, kind, model_of(error.get("task_uuid") or error.get("taskUUID"), error))

@@ -2,6 +2,9 @@
 images, images with a failed generation and a retry that reuses what try 1 stored, a video, texts.
 
 The failure and the delay come from the emulator's faults, the retry from Airflow's own retries.
+
+``runware_submit_only`` and ``runware_sense_elsewhere``: images submitted by one DAG run and waited for
+by a sensor of another, which gets their taskUUIDs from its conf: nothing in its run says their model.
 """
 
 from __future__ import annotations
@@ -60,3 +63,17 @@ with DAG(
         task_id="enhance", prompt="a ceramic mug", prompt_versions=2, deferrable=False, poll_interval=0.5
     )
     submit >> wait >> images >> video >> enhance
+
+with DAG(dag_id="runware_submit_only", schedule=None, catchup=False):
+    RunwareImageInferenceOperator(
+        task_id="submit",
+        positive_prompt="a teapot",
+        model="openai:2@2",
+        width=256,
+        height=256,
+        number_results=2,
+        wait_for_completion=False,
+    )
+
+with DAG(dag_id="runware_sense_elsewhere", schedule=None, catchup=False, params={"task_uuids": ""}):
+    RunwareTaskSensor(task_id="wait", task_uuids="{{ params.task_uuids }}", poke_interval=0.5, timeout=60)

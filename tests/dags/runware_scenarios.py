@@ -157,3 +157,17 @@ for deferrable in (True, False):
         RunwareImageInferenceOperator(
             task_id="generate", requests=BATCH_ROWS, deferrable=deferrable, **COMMON_BATCH
         )
+
+for sensor_mode in ("poke", "deferrable"):
+    with scenario(f"runware_sensor_retry_{sensor_mode}", default_args=RETRY_NOW):
+        submit = RunwareImageInferenceOperator(
+            task_id="submit", positive_prompt="a mug", number_results=2, wait_for_completion=False, **COMMON
+        )
+        RunwareTaskSensor(
+            task_id="wait",
+            task_uuids=submit.output,
+            deferrable=sensor_mode == "deferrable",
+            poke_interval=0.5,
+            poll_interval=0.5,
+            timeout=60,
+        )

@@ -1,9 +1,13 @@
 """The gallery plugin in a real api-server, on images a real DAG run stored in moto S3 and the GCS emulator.
 
 One run of ``runware_gallery_probe`` (``dag.test()``: a result stored, one reused from an earlier try, one
-failed; S3 and GCS), then ``airflow api-server`` alone on the same sqlite DB, with the provider's plugin
-loaded from its provider info and a test auth manager (``tests/gallery_auth.py``: SimpleAuthManager
-that refuses the user ``outsider`` every DAG). Every request goes over HTTP to that server.
+failed; S3 and GCS) and one of ``runware_gallery_more`` (sensors, an 11-instance mapped task), then
+``airflow api-server`` alone on the same sqlite DB, with the provider's plugin loaded from its provider
+info and a test auth manager (``tests/gallery_auth.py``: SimpleAuthManager that refuses the user
+``outsider`` every DAG). Every request goes over HTTP to that server. Airflow is deployed under a
+sub-path, ``[api] base_url = http://127.0.0.1:<port>/airflow`` (in the runs and the api-server alike),
+as behind a reverse proxy that forwards only ``/airflow/``: every URL the tests use, and every URL the
+links and tabs make, must carry the sub-path.
 """
 
 from __future__ import annotations
@@ -11,13 +15,14 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 import pytest
@@ -29,6 +34,8 @@ from servers import free_port, start, stop, wait_until
 from sqlalchemy import select
 
 DAG_ID = "runware_gallery_probe"
+MORE_DAG_ID = "runware_gallery_more"
+BASE_PATH = "/airflow"
 AWS_KEY, AWS_REGION = "testing", "us-east-1"  # what the moto fixtures use
 PASSWORDS = {"admin": "admin-pw", "outsider": "outsider-pw"}
 SIGNATURES = ("X-Amz-", "X-Goog-", "sig=")
@@ -37,22 +44,24 @@ TESTS = Path(__file__).resolve().parents[1]
 
 @dataclass
 class Gallery:
-    url: str
+    url: str  # Airflow's base URL, with its sub-path
     run_id: str
     tokens: dict[str, str]
     s3: Any
     s3_bucket: str
     log_path: Path
+    more_run_id: str
+    more_tasks: dict[str, tuple[str, int]]
+    elsewhere: list[str]
 
-    def run_url(self, tail: str = "", run_id: str | None = None) -> str:
-        return f"{self.url}/runware/runs/{DAG_ID}/{quote(run_id or self.run_id, safe='')}/{tail}"
+    def run_url(self, tail: str = "", run_id: str | None = None, dag_id: str = DAG_ID) -> str:
+        return f"{self.url}/runware/runs/{dag_id}/{quote(run_id or self.run_id, safe='')}/{tail}"
 
     def get(self, tail: str, user: str | None = "admin", **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.tokens[user]}"} if user else {}
         headers.update(kwargs.pop("headers", {}))
-        return httpx.get(
-            self.run_url(tail, kwargs.pop("run_id", None)), headers=headers, timeout=30, **kwargs
-        )
+        url = self.run_url(tail, kwargs.pop("run_id", None), kwargs.pop("dag_id", DAG_ID))
+        return httpx.get(url, headers=headers, timeout=30, **kwargs)
 
 
 def png(width: int, height: int) -> bytes:
@@ -102,10 +111,17 @@ def gallery(
         "gs_conn_id": "gcs_gallery",
         "photo": f"s3://{s3_bucket}/photos/mug.png",
     }
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}{BASE_PATH}"
     with pytest.MonkeyPatch.context() as patch:
-        for name, value in connections.items():
+        for name, value in {**connections, "AIRFLOW__API__BASE_URL": base_url}.items():
             patch.setenv(name, value)
         outcome = run_dag("runware_gallery_probe.py", DAG_ID, conf=conf)
+        # The first generation of the mapped task fails: that instance finishes last, on its retry.
+        emulator.fault(kind="fail_generation", count=1, model="openai:2@2", code="inferenceError")
+        elsewhere = [record["task_uuid"] for record in outcome.xcom("retried")[0]]
+        more = run_dag("runware_gallery_more.py", MORE_DAG_ID, conf={"elsewhere": elsewhere})
+    assert more.state == "success", more.tasks
     assert outcome.tasks["retried"] == ("success", 2), outcome.tasks
     assert outcome.tasks["partial"][0] == "success", outcome.tasks
     assert outcome.tasks["to_gcs"][0] == "success", outcome.tasks
@@ -113,7 +129,6 @@ def gallery(
 
     passwords = home / "passwords.json"
     passwords.write_text(json.dumps(PASSWORDS))
-    port = free_port()
     env = {
         **os.environ,
         **connections,
@@ -123,6 +138,7 @@ def gallery(
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
         "AIRFLOW__API_AUTH__JWT_SECRET": "gallery-jwt-secret-0123456789abcdef",
         "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__API__BASE_URL": base_url,
         "RUNWARE_THUMBNAIL_CACHE": str(home / "thumbnails"),
         **plugin_discovery(),
     }
@@ -134,7 +150,7 @@ def gallery(
         env=env,
     )
     try:
-        url = f"http://127.0.0.1:{port}"
+        url = base_url
         wait_until(f"{url}/api/v2/monitor/health", server, timeout=120, interval=0.5)
         tokens = {}
         for user, password in PASSWORDS.items():
@@ -142,7 +158,9 @@ def gallery(
             answer = httpx.post(f"{url}/auth/token", json=login, timeout=30)
             assert answer.status_code in (200, 201), answer.text
             tokens[user] = answer.json()["access_token"]
-        yield Gallery(url, outcome.run_id, tokens, s3_client, s3_bucket, log_path)
+        yield Gallery(
+            url, outcome.run_id, tokens, s3_client, s3_bucket, log_path, more.run_id, more.tasks, elsewhere
+        )
     finally:
         stop(server)
 
@@ -309,6 +327,19 @@ def stored_link(gallery: Gallery, key: str) -> str:
         return str(value)
 
 
+def origin(gallery: Gallery) -> str:
+    return gallery.url.removesuffix(BASE_PATH)
+
+
+def ui_base(page_url: str, headers: dict[str, str]) -> str:
+    """The document base URL of an Airflow UI page: its ``<base href>`` resolved against the page."""
+    page = httpx.get(page_url, headers=headers, timeout=30)
+    assert page.status_code == 200, page.text[:300]
+    found = re.search(r'<base href="([^"]*)"', page.text)
+    assert found, page.text[:500]
+    return urljoin(page_url, found.group(1))
+
+
 def test_each_task_links_to_its_gallery_and_the_run_page_gets_a_gallery_tab(gallery: Gallery) -> None:
     import airflow
     from packaging.version import Version
@@ -319,7 +350,8 @@ def test_each_task_links_to_its_gallery_and_the_run_page_gets_a_gallery_tab(gall
     run = quote(gallery.run_id, safe="")
     # The links as Airflow's task runner stored them at the end of the task (where the UI reads them).
     link = stored_link(gallery, RunwareGalleryLink().xcom_key)
-    assert link == f"/runware/runs/{DAG_ID}/{run}/gallery?task_id=retried&map_index=-1"
+    assert link == f"{BASE_PATH}/runware/runs/{DAG_ID}/{run}/gallery?task_id=retried&map_index=-1"
+    assert httpx.get(f"{origin(gallery)}{link}", headers=headers, timeout=30).status_code == 200
     assert stored_link(gallery, RunwareStoredImagesLink().xcom_key)
     listed = httpx.get(f"{gallery.url}/api/v2/plugins", headers=headers, timeout=30)
     assert listed.status_code == 200, f"{listed.status_code}: {listed.text[:300]}"
@@ -328,11 +360,62 @@ def test_each_task_links_to_its_gallery_and_the_run_page_gets_a_gallery_tab(gall
     assert runware["fastapi_apps"][0]["url_prefix"] == "/runware"
     if Version(airflow.__version__) >= Version("3.1"):
         tabs = {view["destination"]: view["href"] for view in runware["external_views"]}
-        assert tabs == {
-            "dag_run": "/runware/runs/{DAG_ID}/{RUN_ID}/gallery",
-            "task_instance": "/runware/runs/{DAG_ID}/{RUN_ID}/gallery"
-            "?task_id={TASK_ID}&map_index={MAP_INDEX}",
-        }
+        assert set(tabs) == {"dag_run", "task_instance"}
+        # Open each tab as the UI does: fill in the placeholders, then the browser resolves the
+        # iframe's src against the UI page's <base href> (Airflow's own index.html).
+        page_url = f"{gallery.url}/dags/{DAG_ID}/runs/{run}/plugin/runware-gallery"
+        base = ui_base(page_url, headers)
+        filled = {"{DAG_ID}": DAG_ID, "{RUN_ID}": run, "{TASK_ID}": "retried", "{MAP_INDEX}": "-1"}
+        for destination, href in tabs.items():
+            for placeholder, value in filled.items():
+                href = href.replace(placeholder, value)
+            src = urljoin(base, href)
+            assert urlsplit(src).path.startswith(f"{BASE_PATH}/runware/runs/{DAG_ID}/"), (destination, src)
+            tab = httpx.get(src, headers=headers, timeout=30)
+            assert tab.status_code == 200, (destination, src, tab.text[:300])
+            cards = tab.text.count('data-testid="runware-result"')
+            assert cards == (2 if destination == "task_instance" else 7), destination
     # What the UI's task-instance tab asks for on an unmapped task: "{MAP_INDEX}" left in place.
     tab = gallery.get("gallery", params={"task_id": "retried", "map_index": "{MAP_INDEX}"})
     assert tab.text.count('data-testid="runware-result"') == 2
+
+
+def more_results(gallery: Gallery) -> dict[str, Any]:
+    answer = gallery.get("results.json", dag_id=MORE_DAG_ID, run_id=gallery.more_run_id)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def test_mapped_instances_are_listed_by_map_index_as_numbers(gallery: Gallery) -> None:
+    retried = [task for task, (_, tries) in gallery.more_tasks.items() if tries == 2]
+    assert len(retried) == 1, gallery.more_tasks  # it finished after the instances run after it
+    view = more_results(gallery)
+    mapped = [task["map_index"] for task in view["tasks"] if task["task_id"] == "mapped"]
+    assert mapped == list(range(11))
+    html = gallery.get("gallery", dag_id=MORE_DAG_ID, run_id=gallery.more_run_id).text
+    titles = re.findall(r"<h2>mapped \[(\d+)\]", html)
+    assert titles == [str(number) for number in range(11)]
+
+
+def test_a_sensor_shows_what_it_waited_for_with_the_submitters_model_or_says_unknown(
+    gallery: Gallery,
+) -> None:
+    tasks = by_task(more_results(gallery))
+    (waited,) = tasks["wait"]
+    assert waited["state"] == "stored"
+    assert waited["model"] == "google:2@3"
+    assert waited["prompt"] == "a teapot on a windowsill"
+    assert (waited["width"], waited["height"]) == (1024, 1024)
+    assert waited["url"].startswith("http://127.0.0.1")
+    assert waited["cost"] > 0
+    assert waited["image"] is None  # Runware holds it: no stored object to stream
+    elsewhere = tasks["elsewhere"]
+    assert sorted(r["task_uuid"] for r in elsewhere) == sorted(gallery.elsewhere)
+    assert all("model" not in r and r["state"] == "stored" for r in elsewhere)
+    view = more_results(gallery)
+    assert set(view["cost_per_model"]) == {"google:2@3", "openai:2@2", "unknown"}
+    html = gallery.get(
+        "gallery", dag_id=MORE_DAG_ID, run_id=gallery.more_run_id, params={"task_id": "elsewhere"}
+    )
+    assert html.text.count("<dt>model</dt><dd>unknown</dd>") == 2
+    assert html.text.count('data-testid="runware-url"') == 2

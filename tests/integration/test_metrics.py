@@ -168,11 +168,11 @@ def test_a_run_sends_each_result_once_with_its_cost_per_model_and_task_type(
         f"runware.results.generated.imageInference.{image_model}": 3,
         f"runware.results.failed.imageInference.{image_model}": 1,
         f"runware.results.reused.imageInference.{image_model}": 2,
-        "runware.results.generated.imageInference.unknown": 2,
+        "runware.results.generated.imageInference.google_2_3": 2,
         f"runware.results.generated.videoInference.{video_model}": 1,
         f"runware.results.generated.promptEnhance.{text_model}": 2,
         f"runware.cost_usd_micros.imageInference.{image_model}": micros(images),
-        "runware.cost_usd_micros.imageInference.unknown": micros(sensed),
+        "runware.cost_usd_micros.imageInference.google_2_3": micros(sensed),
         f"runware.cost_usd_micros.videoInference.{video_model}": micros(video),
         **({f"runware.cost_usd_micros.promptEnhance.{text_model}": micros(texts)} if micros(texts) else {}),
     }
@@ -187,7 +187,7 @@ def test_a_run_sends_each_result_once_with_its_cost_per_model_and_task_type(
             assert tag["dag_id"] == DAG_ID
             task_id = {
                 ("imageInference", image_model): "images",
-                ("imageInference", "unknown"): "wait",
+                ("imageInference", "google_2_3"): "wait",  # submit's model, from its record
                 ("videoInference", video_model): "video",
                 ("promptEnhance", text_model): "enhance",
             }[(tag["task_type"], tag["model"])]
@@ -206,3 +206,21 @@ def test_a_run_sends_each_result_once_with_its_cost_per_model_and_task_type(
     }
     assert all(line.value >= 0 for line in lines if line.kind == "ms")
     assert len([line for line in lines if line.kind == "ms" and line.tags]) == 6
+
+
+def test_a_sensor_on_task_uuids_from_another_run_tags_its_metrics_model_unknown(
+    airflow: EmulatorHandle, statsd: StatsdServer
+) -> None:
+    submitted = run_dag("runware_metrics.py", "runware_submit_only")
+    (uuids,) = submitted.xcom("submit")
+    outcome = run_dag("runware_metrics.py", "runware_sense_elsewhere", conf={"task_uuids": ",".join(uuids)})
+    assert outcome.state == "success", outcome.tasks
+    (record,) = outcome.xcom("wait", key="runware_results")
+    assert sorted(r["task_uuid"] for r in record["results"]) == sorted(uuids)
+    assert not [r["model"] for r in record["results"] if "model" in r], "no made-up model"
+    generated = [
+        line for line in runware_lines(statsd) if line.name == "runware.results.generated" and line.tags
+    ]
+    assert [(line.tag["task_id"], line.tag["model"], line.value) for line in generated] == [
+        ("wait", "unknown", 2.0)
+    ]

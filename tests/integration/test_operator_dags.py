@@ -223,6 +223,19 @@ def test_sensor_waits_for_submitted_tasks(airflow: EmulatorHandle, mode: str) ->
     assert {image["task_uuid"] for image in images} == set(uuids)
     assert all(image["image_url"].startswith("http://127.0.0.1") for image in images)
     assert len(images) == 2
+    # The gallery record: what Runware answered, with what the submitting task recorded (the model).
+    (record,) = outcome.xcom("wait", key="runware_results")
+    assert record["task_type"] == "imageInference"
+    results = record["results"]
+    assert [r["position"] for r in results] == [0, 1]
+    assert {r["task_uuid"] for r in results} == set(uuids)
+    by_uuid = {image["task_uuid"]: image for image in images}
+    for result in results:
+        assert result["state"] == "stored"
+        assert (result["model"], result["prompt"], result["width"]) == ("openai:2@2", "a mug", 256)
+        assert result["url"] == by_uuid[result["task_uuid"]]["image_url"]
+        assert result["result_uuid"] == by_uuid[result["task_uuid"]]["image_uuid"]
+        assert result["cost"] == 0.016
 
 
 def test_sensor_fails_fast_on_failed_generation(airflow: EmulatorHandle) -> None:
@@ -230,6 +243,41 @@ def test_sensor_fails_fast_on_failed_generation(airflow: EmulatorHandle) -> None
     outcome = run_dag(SCENARIOS, "runware_sensor_deferrable")
     assert outcome.state == "failed"
     assert outcome.tasks["wait"][0] == "failed"
+    (record,) = outcome.xcom("wait", key="runware_results")
+    assert sorted(r["state"] for r in record["results"]) == ["failed", "stored"]
+    (failed,) = [r for r in record["results"] if r["state"] == "failed"]
+    assert (failed["error"], failed["model"]) == ("inferenceError: nope", "openai:2@2")
+
+
+@pytest.mark.parametrize("mode", ["poke", "deferrable"])
+def test_sensor_fails_without_retries_when_a_failure_cannot_heal(
+    airflow: EmulatorHandle, mode: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Image 0 fails as retrying can fix, image 1 is refused: the refusal decides, as the operators'."""
+    airflow.fault(kind="fail_generation", count=1, code="inferenceError", message="GPU on fire")
+    airflow.fault(kind="fail_generation", count=1, code="contentPolicyViolation", message="refused")
+    outcome = run_dag(SCENARIOS, f"runware_sensor_retry_{mode}")
+    assert outcome.tasks["wait"] == ("failed", 1), "no retry is spent on a refusal"
+    (record,) = outcome.xcom("wait", key="runware_results")
+    errors = [r["error"] for r in record["results"]]
+    assert errors == ["inferenceError: GPU on fire", "contentPolicyViolation: refused"]
+    refused = record["results"][1]["task_uuid"]
+    text = printed(capfd)
+    assert "RunwareContentSafetyError" in text
+    assert f"code=contentPolicyViolation, taskUUID={refused}" in text
+    assert f"{refused} (contentPolicyViolation: refused)" in text
+
+
+@pytest.mark.parametrize("mode", ["poke", "deferrable"])
+def test_sensor_keeps_its_retries_for_a_failure_a_retry_may_fix(
+    airflow: EmulatorHandle, mode: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    airflow.fault(kind="fail_generation", count=1, code="inferenceError", message="GPU on fire")
+    outcome = run_dag(SCENARIOS, f"runware_sensor_retry_{mode}")
+    assert outcome.tasks["wait"] == ("failed", 2), "the retry was used"
+    text = printed(capfd)
+    assert "RunwareGenerationError" in text
+    assert "inferenceError" in text
 
 
 @pytest.mark.parametrize("fixed", [True, False])
