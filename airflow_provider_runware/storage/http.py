@@ -13,7 +13,7 @@ from airflow_provider_runware.storage.base import (
     UploadTarget,
     check_object_name,
     is_loopback_host,
-    register_secret_url,
+    register_user_url_secrets,
     strip_secrets,
 )
 
@@ -73,9 +73,12 @@ class HttpOutputLocation(OutputLocation):
         return strip_secrets(self._url_for(object_name))
 
     def target_for(self, object_name: str, expires_in: timedelta) -> UploadTarget:
-        """Fill in ``{object_name}``; ``expires_in`` is the URL owner's business here."""
+        """Fill in ``{object_name}``; ``expires_in`` is the URL owner's business here.
+
+        The user's URL is masked whole as well as by its query values: whatever makes it a secret
+        (a token in the path, a parameter of any name) is the URL owner's choice."""
         url = self._url_for(object_name)
-        register_secret_url(url)
+        register_user_url_secrets(url)
         return UploadTarget(uri=strip_secrets(url), upload_url=url)
 
     def _url_for(self, object_name: str) -> str:

@@ -9,6 +9,7 @@ import logging
 import subprocess
 import sys
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -68,6 +69,23 @@ def test_https_url_with_placeholder_gives_each_object_its_own_url() -> None:
     assert first.upload_url == "https://up.example.com/in/campaign/img%200.png?sig=SECRETSIGNATURE"
     assert second.upload_url == "https://up.example.com/in/campaign/img_1.png?sig=SECRETSIGNATURE"
     assert first.uri == "https://up.example.com/in/campaign/img%200.png"
+
+
+def test_a_users_https_upload_url_is_masked_whole_and_by_every_query_value() -> None:
+    """The user's URL may carry its secret anywhere (a token in the path, a parameter of any name):
+    unlike a bucket's signed URL, it is registered with the masker whole."""
+    from airflow_provider_runware.compat import redact
+
+    location = parse_output_location(
+        "https://up.example.com/pathtoken7c1e/{object_name}?key=querykey9b2", None
+    )
+    target = location.target_for("campaign/img_0.png", TEN_MINUTES)
+
+    shown = str(
+        redact(f"PUT {target.upload_url} failed; key querykey9b2; path {urlsplit(target.upload_url).path}")
+    )
+    assert "querykey9b2" not in shown
+    assert target.upload_url not in shown
 
 
 def test_uri_for_matches_target_uri_without_presigning() -> None:
