@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,6 +46,32 @@ def pytest_report_header(config: pytest.Config) -> str:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """The throwaway AIRFLOW_HOME (metadata DB, logs) goes with the session."""
     shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
+
+
+# Where the task SDK keeps its process-wide secrets masker: from Airflow 3.1, and on 3.0.
+_MASKER_MODULES = ("airflow.sdk._shared.secrets_masker", "airflow.sdk.execution_time.secrets_masker")
+
+
+def reset_task_secrets_masker() -> None:
+    """Forget every value registered with the task SDK's secrets masker in this process.
+
+    A real worker's supervisor does this before each task (``supervise`` calls
+    ``reset_secrets_masker``), but ``dag.test()`` runs every task inside the pytest process and never
+    does: without this, each presigned URL of every earlier test stayed registered, and the masker
+    compiles one regular expression of all of them on every new value, so a 100-image task late in
+    the session spent minutes compiling. Only a masker already imported is reset (no import here:
+    some tests check what importing the provider loads)."""
+    for name in _MASKER_MODULES:
+        module = sys.modules.get(name)
+        if module is not None and "reset_secrets_masker" in vars(module):
+            module.reset_secrets_masker()
+            return
+
+
+@pytest.fixture(autouse=True)
+def fresh_secrets_masker() -> None:
+    """Each test starts with an empty secrets masker, as each task does on a real worker."""
+    reset_task_secrets_masker()
 
 
 @pytest.fixture(scope="session")
