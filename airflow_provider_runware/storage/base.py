@@ -242,11 +242,11 @@ def register_secret_url(url: str) -> None:
     from airflow_provider_runware.compat import mask_secret
 
     # A signed URL whose credential is in no parameter we know is masked whole rather than not at all.
-    for secret in _secret_query_values(url) or [url]:
-        try:
-            mask_secret(secret)
-        except Exception as err:  # the masker must never break an upload
-            log.debug("Could not register a URL secret with the masker: %s", type(err).__name__)
+    # One call with every value: one message to the supervisor per URL, not one per value.
+    try:
+        mask_secret(_secret_query_values(url) or [url])
+    except Exception as err:  # the masker must never break an upload
+        log.debug("Could not register a URL secret with the masker: %s", type(err).__name__)
 
 
 def register_user_url_secrets(url: str) -> None:
