@@ -163,7 +163,7 @@ class SharedPoller:
                 continue
             # Every watch due before the next tick could come is asked about now: sooner than it
             # wished by less than a tick gap, rather than later by up to one.
-            waiting = sum(len(watch.state.pending) for watch in self.watches if math.isfinite(watch.due))
+            waiting = sum(watch.state.pending_count for watch in self.watches if math.isfinite(watch.due))
             due = [watch for watch in self.watches if watch.due <= now + tick_gap(waiting)]
             polled = await self._poll(due)
             self._next_tick = time.time() + tick_gap(polled)
@@ -175,24 +175,32 @@ class SharedPoller:
         not wait for the whole sweep. Returns how many tasks were asked about."""
         asked = 0
         for chunk in _chunks(due):
-            task_uuids = sorted({uuid for watch in chunk for uuid in watch.state.pending})
-            error: RunwareError | None = None
-            try:
-                response = await self.hook.aget_response(task_uuids) if task_uuids else None
-            except RunwareError as exc:
-                response, error = None, exc
-            except Exception as exc:  # a surprise must not end every trigger's wait: report it, poll on
-                response, error = None, RunwareError(f"Polling Runware failed unexpectedly: {exc!r}")
-            asked += len(task_uuids)
-            now = time.time()
-            index = response.by_task() if response is not None else {}
-            for watch in chunk:
-                if response is not None:
-                    watch.state.merge(response.for_tasks(index, watch.state.tasks))
-                watch.error = error
-                watch.schedule_next(now, polled=True)
-                watch.updated.set()
+            asked += await self._poll_chunk(chunk)
         return asked
+
+    async def _poll_chunk(self, chunk: Sequence[Watch]) -> int:
+        """One POST for ``chunk``. Its answer is dropped on return, not held while the next POST is
+        on the wire: an object alive across an await tends to outlive young collections and to count
+        towards the next full one, which stops the whole loop."""
+        task_uuids = sorted({uuid for watch in chunk for uuid in watch.state.pending})
+        error: RunwareError | None = None
+        try:
+            response = await self.hook.aget_response(task_uuids) if task_uuids else None
+        except RunwareError as exc:
+            response, error = None, exc
+        except Exception as exc:  # a surprise must not end every trigger's wait: report it, poll on
+            response, error = None, RunwareError(f"Polling Runware failed unexpectedly: {exc!r}")
+        now = time.time()
+        # One watch (a batch's POST of its own) merges the answer as it is (merging ignores UUIDs it
+        # does not hold); several share it out through an index, so none scans the others' items.
+        index = response.by_task() if response is not None and len(chunk) > 1 else {}
+        for watch in chunk:
+            if response is not None:
+                watch.state.merge(response.for_tasks(index, watch.state.pending) if index else response)
+            watch.error = error
+            watch.schedule_next(now, polled=True)
+            watch.updated.set()
+        return len(task_uuids)
 
 
 def _chunks(due: Sequence[Watch]) -> list[list[Watch]]:
@@ -201,8 +209,8 @@ def _chunks(due: Sequence[Watch]) -> list[list[Watch]]:
     chunks: list[list[Watch]] = []
     current: list[Watch] = []
     size = 0
-    for watch in sorted(due, key=lambda w: len(w.state.pending)):
-        pending = len(watch.state.pending)
+    for watch in sorted(due, key=lambda w: w.state.pending_count):
+        pending = watch.state.pending_count
         if current and size + pending > MAX_TASKS_PER_REQUEST:
             chunks.append(current)
             current, size = [], 0
