@@ -53,6 +53,7 @@ BATCHES = 100
 ROWS = 100
 HOLD = 45.0
 SPREAD = 45.0
+QUICK_SPREAD = 15.0
 MAX_WAIT = 300.0
 
 
@@ -139,7 +140,9 @@ def options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batches", type=int, default=BATCHES, help=f"batch tasks ({BATCHES})")
     parser.add_argument("--rows", type=int, default=ROWS, help=f"rows (images) per batch ({ROWS})")
     parser.add_argument("--hold", type=float, default=None, help=f"queue time of the first batch ({HOLD})")
-    parser.add_argument("--spread", type=float, default=SPREAD, help=f"more for the last ({SPREAD})")
+    parser.add_argument(
+        "--spread", type=float, default=None, help=f"more for the last ({SPREAD}; quick {QUICK_SPREAD})"
+    )
     parser.add_argument(
         "--load", type=int, default=0, help="CPU-spinning processes beside it, as on a shared machine (0)"
     )
@@ -148,6 +151,8 @@ def options(parser: argparse.ArgumentParser) -> None:
 def main() -> None:
     args = arguments(__doc__ or "", default_reps=1, extra=options)
     hold = args.hold or (30.0 if args.quick else HOLD)
+    if args.spread is None:
+        args.spread = QUICK_SPREAD if args.quick else SPREAD
     airflow_sandbox()
     with emulator() as handle, cpu_burners(args.load):
         runs = [one_run(handle, args.batches, args.rows, hold, args.spread) for _ in range(args.reps)]
