@@ -350,6 +350,7 @@ class GcWatch:
         gc.callbacks.append(self._callback)
 
     def stop(self) -> None:
+        """Call once the loop is no longer measured (counting walks every tracked object)."""
         self.tracked_at_end = len(gc.get_objects())
         gc.callbacks.remove(self._callback)
 
