@@ -310,7 +310,8 @@ class PollState:
 
     def __init__(self, expected: Mapping[str, int] | None = None) -> None:
         self.expected: dict[str, int] = dict(expected or {})
-        self._pending: dict[str, None] = dict.fromkeys(self.expected)
+        # A task expecting no images is done from the start (as it always was).
+        self._pending: dict[str, None] = {task_uuid: None for task_uuid, n in self.expected.items() if n > 0}
         self._results: dict[tuple[str, str], Mapping[str, Any]] = {}
         self._result_counts: dict[str, int] = {}
         self._errors: dict[str, list[ApiErrorItem]] = {}
