@@ -122,7 +122,7 @@ chaos-distributed: $(STAMP) postgres-server redis-server
 
 test: lint typecheck floors pytest matrix-oldest
 
-# P1-P6 of issue 9 and P7-P8 of issue 18 as one table (goal beside each figure) and benchmarks/results.json. Needs only loopback.
+# P1-P6 of issue 9 and P7, P7b (two triggerers) and P8 of issue 18 as one table (goal beside each figure) and benchmarks/results.json. Needs only loopback.
 # BENCH_QUICK=1: fewer repetitions and smaller sizes.
 bench: install postgres-server redis-server
 	$(BIN)/python benchmarks/run.py $(if $(filter 1 yes true,$(BENCH_QUICK)),--quick)

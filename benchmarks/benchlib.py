@@ -11,11 +11,15 @@ own log (``GET /_emulator/requests``), never from the client; everything listens
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
+import gc
 import json
+import math
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -155,8 +159,6 @@ def _check(outcomes: list[tuple[float, dict[str, Any]]]) -> list[tuple[float, di
 
 async def events_of(triggers: Sequence[Any]) -> list[tuple[float, dict[str, Any]]]:
     """Run every trigger concurrently in this event loop (one triggerer) until each has its event."""
-    import asyncio
-
     return _check(list(await asyncio.gather(*(first_event(trigger) for trigger in triggers))))
 
 
@@ -175,8 +177,6 @@ async def mapped_one_image_tasks(count: int, prompt: str) -> MappedRun:
     """What ``count`` mapped one-image deferrable tasks do, minus Airflow: each submits its image with
     its own ``RunwareHook.submit`` call (one POST; sequentially, in a worker thread) and at once starts
     waiting in a ``RunwareTaskTrigger`` (as the operator builds it, ``not_before=0``) in this event loop."""
-    import asyncio
-
     from airflow_provider_runware.hooks.runware import RunwareHook
 
     hook = RunwareHook()
@@ -300,3 +300,186 @@ def report(args: argparse.Namespace, rows: list[Row], raw: Mapping[str, Any]) ->
         print(describe(row), flush=True)
     if args.json is not None:
         args.json.write_text(json.dumps({"rows": [r.to_json() for r in rows], "raw": raw}, indent=1))
+
+
+# ----- watching one event loop (P4, P7) ---------------------------------------------------------
+
+TICK = 0.05
+WINDOW = 10.0
+QUIET = 5.0
+STALL = 0.1
+MB = 1024 * 1024
+
+
+def windows(start: float, end: float, whole: bool) -> list[tuple[float, float]]:
+    """Consecutive 10 s windows from ``start``: only whole ones (counting POSTs), or covering up to
+    ``end`` with the last one partial (so no lag sample is left out)."""
+    count = (end - start) / WINDOW
+    count = max(1, int(count) if whole else math.ceil(count))
+    return [(start + i * WINDOW, start + (i + 1) * WINDOW) for i in range(count)]
+
+
+@dataclass
+class GcPause:
+    at: float
+    generation: int
+    seconds: float
+    collected: int
+
+
+class GcWatch:
+    """Every garbage collection while it is on (``gc.callbacks``): when, which generation, how long,
+    how many objects it freed; and how many objects the collector tracks when it stops. A stall the
+    interpreter causes, whatever the code in the loop does, so loop lag can be told apart from it."""
+
+    def __init__(self) -> None:
+        self.pauses: list[GcPause] = []
+        self.tracked_at_start = 0
+        self.tracked_at_end = 0
+        self._began = 0.0
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            seconds = time.perf_counter() - self._began
+            self.pauses.append(GcPause(time.time(), info["generation"], seconds, info["collected"]))
+
+    def start(self) -> None:
+        self.tracked_at_start = len(gc.get_objects())
+        gc.callbacks.append(self._callback)
+
+    def stop(self) -> None:
+        """Call once the loop is no longer measured (counting walks every tracked object)."""
+        self.tracked_at_end = len(gc.get_objects())
+        gc.callbacks.remove(self._callback)
+
+    def summary(self, since: float = 0.0) -> dict[str, Any]:
+        """Per generation: how many collections, the longest, their total time, objects freed, and
+        (seconds since ``since``, duration) of each one longer than half a stall."""
+        generations: dict[str, Any] = {}
+        for generation in (0, 1, 2):
+            pauses = [p for p in self.pauses if p.generation == generation and p.at >= since]
+            generations[str(generation)] = {
+                "count": len(pauses),
+                "max_seconds": max((p.seconds for p in pauses), default=0.0),
+                "total_seconds": sum(p.seconds for p in pauses),
+                "collected": sum(p.collected for p in pauses),
+                "pauses": [
+                    (round(p.at - since, 2), round(p.seconds, 3)) for p in pauses if p.seconds > STALL / 2
+                ],
+            }
+        return {
+            "generations": generations,
+            "tracked_at_start": self.tracked_at_start,
+            "tracked_at_end": self.tracked_at_end,
+        }
+
+
+class LoopWatch:
+    """A 50 ms ticker in the running event loop: how late each wake-up is (loop lag) and this
+    process's RSS at each. :meth:`start` runs it ``QUIET`` seconds without anything else first (the lag
+    a busy machine alone causes) and returns when the measured part starts; :meth:`stop` ends it."""
+
+    def __init__(self) -> None:
+        self.lags: list[tuple[float, float]] = []
+        self.rss: list[tuple[float, int]] = []
+        self.started = 0.0
+        self.ended = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _tick(self) -> None:
+        import psutil
+
+        process = psutil.Process()
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(TICK)
+            self.lags.append((time.time(), time.monotonic() - before - TICK))
+            self.rss.append((time.time(), process.memory_info().rss))
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._tick())
+        await asyncio.sleep(QUIET)
+        self.started = time.time()
+
+    def stop(self) -> None:
+        self.ended = time.time()
+        if self._task is not None:
+            self._task.cancel()
+
+    def measured_lags(self) -> list[float]:
+        return [lag for at, lag in self.lags if at >= self.started]
+
+    def lag_per_window(self) -> list[float]:
+        """Worst lag in each 10 s window from the start, the last one partial."""
+        return [
+            max((lag for at, lag in self.lags if lo <= at < hi), default=0.0)
+            for lo, hi in windows(self.started, self.ended, whole=False)
+        ]
+
+    def figures(self, baseline_rss: int) -> dict[str, Any]:
+        waiting_rss = [value for at, value in self.rss if at >= self.started]
+        return {
+            "started": self.started,
+            "ended": self.ended,
+            "watched_seconds": self.ended - self.started,
+            "extra_rss_mb": (max(waiting_rss) - baseline_rss) / MB,
+            "extra_rss_at_end_mb": (waiting_rss[-1] - baseline_rss) / MB,
+            "max_lag_per_window": self.lag_per_window(),
+            "max_lag": max(self.measured_lags()),
+            "median_lag": statistics.median(self.measured_lags()),
+            "quiet_max_lag": max(lag for at, lag in self.lags if at < self.started),
+            # Every wake-up later than STALL: (seconds since the start, lateness), to set beside the
+            # garbage collections' times.
+            "stalls": [(round(at - self.started, 2), round(lag, 3)) for at, lag in self.lags if lag > STALL],
+        }
+
+
+def posts_per_window(
+    log: Iterable[Mapping[str, Any]], task_uuids: Iterable[str], start: float, end: float
+) -> list[int]:
+    """getResponse POSTs about ``task_uuids`` in each whole 10 s window from ``start`` to ``end``."""
+    polls = [entry for entry in log if entry.get("taskType") == "getResponse"]
+    wanted = set(task_uuids)
+    return [
+        len(posts([e for e in polls if lo <= e["at"] < hi], ["getResponse"], wanted))
+        for lo, hi in windows(start, end, whole=True)
+    ]
+
+
+def warm_up(handle: EmulatorHandle) -> None:
+    """One trigger end to end first, so imports and the connection lookup are not counted as the
+    measured triggers' memory."""
+    from airflow_provider_runware.hooks.runware import RunwareHook
+
+    handle.reset()
+    hook = RunwareHook()
+    try:
+        task = image_task("warm-up image")
+        started = time.time()
+        hook.submit([task]).raise_for_errors()
+    finally:
+        hook.close()
+    asyncio.run(events_of([make_trigger([task["taskUUID"]], submitted_at=started, wait_seconds=60)]))
+
+
+@contextlib.contextmanager
+def cpu_burners(count: int) -> Iterator[list[int]]:
+    """``count`` processes spinning on a core each, as other work on a shared machine: a benchmark
+    run with and without them shows what load does to its figures. Yields their PIDs."""
+    burners = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL)
+        for _ in range(count)
+    ]
+    try:
+        yield [burner.pid for burner in burners]
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
+
+
+def load_average() -> float:
+    """The 1-minute load average now (the machine is shared: figures are read beside it)."""
+    return os.getloadavg()[0]

@@ -12,9 +12,13 @@ first windows and then they finish in a stream while the triggers keep polling t
 - event-loop lag: a 50 ms ticker's lateness, worst per 10 s window, the triggers' start-up included
   (it also runs 5 s before, without triggers: the lag a busy machine alone causes, printed beside it);
 - wake-up delay: for each trigger, the time of its event minus the time the emulator logged the last of
-  its 100 images as generated (the moment a perfect client could have known the batch was done).
+  its 100 images as generated (the moment a perfect client could have known the batch was done);
+- garbage collections while the triggers wait (``gc.callbacks``): count and longest pause per generation,
+  and the objects the collector tracks at the start and the end (a full collection scans them all).
 
-Run: ``.venv/bin/python benchmarks/crowd_triggers.py [--batches N] [--rows N] [--json PATH]``.
+``--load N`` runs N CPU-spinning processes beside it, as other work on a shared 2-core machine.
+
+Run: ``.venv/bin/python benchmarks/crowd_triggers.py [--batches N] [--rows N] [--load N] [--json PATH]``.
 """
 
 from __future__ import annotations
@@ -27,13 +31,29 @@ import time
 from typing import Any
 
 import psutil
-from benchlib import Row, airflow_sandbox, arguments, emulator, image_task, make_trigger, report
-from waiting_triggers import MB, QUIET, TICK, warm_up, windows
+from benchlib import (
+    MB,
+    QUIET,
+    GcWatch,
+    LoopWatch,
+    Row,
+    airflow_sandbox,
+    arguments,
+    cpu_burners,
+    emulator,
+    image_task,
+    load_average,
+    make_trigger,
+    posts_per_window,
+    report,
+    warm_up,
+)
 
 BATCHES = 100
 ROWS = 100
 HOLD = 45.0
 SPREAD = 45.0
+QUICK_SPREAD = 15.0
 MAX_WAIT = 300.0
 
 
@@ -55,58 +75,28 @@ def submit_batches(handle: Any, batches: int, rows: int, hold: float, spread: fl
     return submitted
 
 
-def watch_full_collections() -> list[tuple[float, float]]:
-    """(wall time, seconds) of every full (generation 2) garbage collection from now on: a stall the
-    interpreter causes, whatever the code in the loop does, so the lag can be told apart from it."""
-    pauses: list[tuple[float, float]] = []
-    began = [0.0]
-
-    def on_collection(phase: str, info: dict[str, Any]) -> None:
-        if info["generation"] != 2:
-            return
-        if phase == "start":
-            began[0] = time.monotonic()
-        else:
-            pauses.append((time.time(), time.monotonic() - began[0]))
-
-    gc.callbacks.append(on_collection)
-    return pauses
-
-
 async def wait_and_watch(triggers: list[Any]) -> dict[str, Any]:
-    process = psutil.Process()
-    full_collections = watch_full_collections()
-    lags: list[tuple[float, float]] = []
-    rss: list[tuple[float, int]] = []
+    loop_watch = LoopWatch()
+    gc_watch = GcWatch()
     events: list[tuple[float, dict[str, Any]]] = []
-
-    async def ticker() -> None:
-        while True:
-            before = time.monotonic()
-            await asyncio.sleep(TICK)
-            lags.append((time.time(), time.monotonic() - before - TICK))
-            rss.append((time.time(), process.memory_info().rss))
 
     async def event_of(trigger: Any) -> None:
         async for event in trigger.run():
             events.append((time.time(), dict(event.payload)))
             return
 
-    watch = asyncio.create_task(ticker())
-    await asyncio.sleep(QUIET)  # control: the lag of this loop with no triggers (a busy machine shows here)
-    started = time.time()
-    async with asyncio.timeout(MAX_WAIT):
-        await asyncio.gather(*(event_of(trigger) for trigger in triggers))
-    ended = time.time()
-    watch.cancel()
-    return {
-        "started": started,
-        "ended": ended,
-        "lags": lags,
-        "rss": rss,
-        "events": events,
-        "full_collections": full_collections,
-    }
+    # Counting the tracked objects walks them all: done before the ticker starts, so it is no lag.
+    gc_watch.start()
+    await loop_watch.start()  # after QUIET s without triggers: the lag a busy machine alone causes
+    loads = [load_average()]
+    try:
+        async with asyncio.timeout(MAX_WAIT):
+            await asyncio.gather(*(event_of(trigger) for trigger in triggers))
+    finally:
+        loop_watch.stop()
+        gc_watch.stop()
+    loads.append(load_average())
+    return {"loop_watch": loop_watch, "gc_watch": gc_watch, "events": events, "load": loads}
 
 
 def one_run(handle: Any, batches: int, rows: int, hold: float, spread: float) -> dict[str, Any]:
@@ -123,36 +113,27 @@ def one_run(handle: Any, batches: int, rows: int, hold: float, spread: float) ->
     statuses = [payload["status"] for _, payload in watched["events"]]
     if statuses != ["success"] * batches:
         raise RuntimeError(f"not every batch succeeded: {statuses}")
-    generations = handle.requests("generation")
-    generated = {e["taskUUID"]: e["at"] for e in generations if e.get("status") == "success"}
+    generated = {
+        e["taskUUID"]: e["at"] for e in handle.requests("generation") if e.get("status") == "success"
+    }
     wake_ups = [at - max(generated[u] for u in payload["task_uuids"]) for at, payload in watched["events"]]
+    loop_watch: LoopWatch = watched["loop_watch"]
+    figures = loop_watch.figures(baseline)
     uuids = {u for batch in submitted for u in batch["uuids"]}
     polls = [
         e
         for e in handle.requests("api", "getResponse")
-        if e["taskUUID"] in uuids and e["at"] >= watched["started"]
+        if e["taskUUID"] in uuids and e["at"] >= figures["started"]
     ]
-    per_window = [
-        len({e["post"] for e in polls if lo <= e["at"] < hi})
-        for lo, hi in windows(watched["started"], watched["ended"], whole=True)
-    ]
-    lag_per_window = [
-        max((lag for at, lag in watched["lags"] if lo <= at < hi), default=0.0)
-        for lo, hi in windows(watched["started"], watched["ended"], whole=False)
-    ]
-    waiting_rss = [value for at, value in watched["rss"] if at >= watched["started"]]
     return {
         "images": batches * rows,
-        "watched_seconds": watched["ended"] - watched["started"],
         "baseline_rss_mb": baseline / MB,
-        "extra_rss_mb": (max(waiting_rss) - baseline) / MB,
-        "poll_posts_per_window": per_window,
+        **figures,
+        "poll_posts_per_window": posts_per_window(polls, uuids, figures["started"], figures["ended"]),
         "poll_posts": len({e["post"] for e in polls}),
-        "max_lag_per_window": lag_per_window,
-        "median_lag": statistics.median(lag for at, lag in watched["lags"] if at >= watched["started"]),
-        "quiet_max_lag": max(lag for at, lag in watched["lags"] if at < watched["started"]),
         "wake_up_seconds": wake_ups,
-        "full_collections": [pause for at, pause in watched["full_collections"] if at >= watched["started"]],
+        "gc": watched["gc_watch"].summary(since=figures["started"]),
+        "load_average": watched["load"],
     }
 
 
@@ -160,14 +141,21 @@ def options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batches", type=int, default=BATCHES, help=f"batch tasks ({BATCHES})")
     parser.add_argument("--rows", type=int, default=ROWS, help=f"rows (images) per batch ({ROWS})")
     parser.add_argument("--hold", type=float, default=None, help=f"queue time of the first batch ({HOLD})")
-    parser.add_argument("--spread", type=float, default=SPREAD, help=f"more for the last ({SPREAD})")
+    parser.add_argument(
+        "--spread", type=float, default=None, help=f"more for the last ({SPREAD}; quick {QUICK_SPREAD})"
+    )
+    parser.add_argument(
+        "--load", type=int, default=0, help="CPU-spinning processes beside it, as on a shared machine (0)"
+    )
 
 
 def main() -> None:
     args = arguments(__doc__ or "", default_reps=1, extra=options)
     hold = args.hold or (30.0 if args.quick else HOLD)
+    if args.spread is None:
+        args.spread = QUICK_SPREAD if args.quick else SPREAD
     airflow_sandbox()
-    with emulator() as handle:
+    with emulator() as handle, cpu_burners(args.load):
         runs = [one_run(handle, args.batches, args.rows, hold, args.spread) for _ in range(args.reps)]
     images = args.batches * args.rows
     rows = [
@@ -210,12 +198,27 @@ def main() -> None:
     ]
     report(args, rows, {"runs": runs})
     for run in runs:
+        full = run["gc"]["generations"]["2"]
         print(
             f"     baseline RSS {run['baseline_rss_mb']:.0f} MB; {run['poll_posts']} getResponse POSTs in "
-            f"{run['watched_seconds']:.0f} s; median lag {run['median_lag'] * 1000:.0f} ms (worst "
-            f"{run['quiet_max_lag'] * 1000:.0f} ms in {QUIET:.0f} s without triggers); median wake-up "
-            f"{statistics.median(run['wake_up_seconds']):.1f} s; {len(run['full_collections'])} full garbage "
-            f"collections, longest {max(run['full_collections'], default=0.0):.2f} s"
+            f"{run['watched_seconds']:.0f} s; median lag {run['median_lag'] * 1000:.0f} ms, worst "
+            f"{run['max_lag']:.2f} s (worst {run['quiet_max_lag'] * 1000:.0f} ms in {QUIET:.0f} s without "
+            f"triggers); median wake-up {statistics.median(run['wake_up_seconds']):.1f} s; load average "
+            f"{run['load_average'][0]:.1f}-{run['load_average'][1]:.1f} ({args.load} CPU burners)"
+        )
+        print(
+            f"     garbage collections: {full['count']} full (gen 2), longest {full['max_seconds']:.2f} s; "
+            + "; ".join(
+                f"gen {g}: {run['gc']['generations'][g]['count']} x, longest "
+                f"{run['gc']['generations'][g]['max_seconds'] * 1000:.0f} ms"
+                for g in ("0", "1")
+            )
+            + f"; objects tracked {run['gc']['tracked_at_start']:,} at the triggers' start, "
+            f"{run['gc']['tracked_at_end']:,} at the end"
+        )
+        print(
+            f"     stalls over 0.1 s (s after start, lag): {run['stalls']}; gen 2 pauses (s after start, "
+            f"length): {full['pauses']}"
         )
 
 

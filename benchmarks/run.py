@@ -33,6 +33,7 @@ BENCHMARKS = [
     ("P5", "versus_sdk.py"),
     ("P6", "mapped_batches.py"),
     ("P7", "crowd_triggers.py"),
+    ("P7b", "crowd_two_triggerers.py"),
     ("P8", "catalogue_celery.py"),
 ]
 TIMEOUT = 3600

@@ -23,30 +23,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import math
-import statistics
 import time
 from typing import Any
 
 import psutil
 from benchlib import (
+    MB,
+    QUIET,
+    WINDOW,
+    LoopWatch,
     Row,
     airflow_sandbox,
     arguments,
     emulator,
-    events_of,
     image_task,
     make_trigger,
-    posts,
+    posts_per_window,
     report,
+    warm_up,
 )
 
 TRIGGERS = 1000
-WINDOW = 10.0
-TICK = 0.05
 MAX_WATCH = 120.0
-QUIET = 5.0
-MB = 1024 * 1024
 
 
 def submit_all(count: int) -> tuple[list[str], float]:
@@ -62,51 +60,26 @@ def submit_all(count: int) -> tuple[list[str], float]:
     return [task["taskUUID"] for task in tasks], started
 
 
-def warm_up(handle: Any) -> None:
-    """One trigger end to end first, so imports and the connection lookup are not counted as the
-    1,000 triggers' memory."""
-    handle.reset()
-    uuids, started = submit_all(1)
-    trigger = make_trigger(uuids, submitted_at=started, wait_seconds=60)
-    asyncio.run(events_of([trigger]))
-
-
 async def wait_and_watch(triggers: list[Any], seconds: float) -> dict[str, Any]:
-    process = psutil.Process()
-    lags: list[tuple[float, float]] = []
-    rss: list[tuple[float, int]] = []
-
-    async def ticker() -> None:
-        while True:
-            before = time.monotonic()
-            await asyncio.sleep(TICK)
-            lags.append((time.time(), time.monotonic() - before - TICK))
-            rss.append((time.time(), process.memory_info().rss))
-
-    watch = asyncio.create_task(ticker())
-    await asyncio.sleep(QUIET)  # control: the lag of this loop with no triggers (a busy machine shows here)
-    started = time.time()
+    loop_watch = LoopWatch()
+    await loop_watch.start()
+    started = loop_watch.started
     waiting = [asyncio.create_task(_event(trigger)) for trigger in triggers]
     await asyncio.sleep(max(0.0, started + seconds - time.time()))
     # A loop that was blocked for most of the time cannot have polled: watch on until it has run freely
     # for two poll intervals, so the POST count is not flattered by a frozen loop (bounded).
-    while time.time() < min(started + MAX_WATCH, last_block(lags) + 2 * WINDOW):
+    while time.time() < min(started + MAX_WATCH, last_block(loop_watch.lags) + 2 * WINDOW):
         await asyncio.sleep(0.5)
-    ended = time.time()
+    loop_watch.stop()
     finished_early = [task.result() for task in waiting if task.done() and not task.cancelled()]
     for task in waiting:
         task.cancel()
     cancel_started = time.monotonic()
     await asyncio.gather(*waiting, return_exceptions=True)
-    cancel_seconds = time.monotonic() - cancel_started
-    watch.cancel()
     return {
-        "started": started,
-        "ended": ended,
-        "lags": lags,
-        "rss": rss,
+        "loop_watch": loop_watch,
         "finished_early": finished_early,
-        "cancel_seconds": cancel_seconds,
+        "cancel_seconds": time.monotonic() - cancel_started,
     }
 
 
@@ -119,14 +92,6 @@ async def _event(trigger: Any) -> dict[str, Any]:
     async for event in trigger.run():
         return dict(event.payload)
     return {}
-
-
-def windows(start: float, end: float, whole: bool) -> list[tuple[float, float]]:
-    """Consecutive 10 s windows from ``start``: only whole ones (counting POSTs), or covering up to
-    ``end`` with the last one partial (so no lag sample is left out)."""
-    count = (end - start) / WINDOW
-    count = max(1, int(count) if whole else math.ceil(count))
-    return [(start + i * WINDOW, start + (i + 1) * WINDOW) for i in range(count)]
 
 
 def one_run(handle: Any, count: int, seconds: float) -> dict[str, Any]:
@@ -142,29 +107,15 @@ def one_run(handle: Any, count: int, seconds: float) -> dict[str, Any]:
         for task_uuid in uuids
     ]
     watched = asyncio.run(wait_and_watch(triggers, seconds))
-    log = handle.requests("api")
-    polls = [e for e in log if e.get("taskType") == "getResponse"]
-    per_window = [
-        len(posts([e for e in polls if lo <= e["at"] < hi], ["getResponse"], uuids))
-        for lo, hi in windows(watched["started"], watched["ended"], whole=True)
-    ]
-    lag_per_window = [
-        max((lag for at, lag in watched["lags"] if lo <= at < hi), default=0.0)
-        for lo, hi in windows(watched["started"], watched["ended"], whole=False)
-    ]
-    waiting_rss = [value for at, value in watched["rss"] if at >= watched["started"]]
+    figures = watched["loop_watch"].figures(baseline)
     return {
         "triggers": count,
         "seconds": seconds,
-        "watched_seconds": watched["ended"] - watched["started"],
         "baseline_rss_mb": baseline / MB,
-        "extra_rss_mb": (max(waiting_rss) - baseline) / MB,
-        "extra_rss_at_end_mb": (waiting_rss[-1] - baseline) / MB,
-        "poll_posts_per_window": per_window,
-        "max_lag_per_window": lag_per_window,
-        "max_lag": max(lag for at, lag in watched["lags"] if at >= watched["started"]),
-        "quiet_max_lag": max(lag for at, lag in watched["lags"] if at < watched["started"]),
-        "median_lag": statistics.median(lag for at, lag in watched["lags"] if at >= watched["started"]),
+        **figures,
+        "poll_posts_per_window": posts_per_window(
+            handle.requests("api"), uuids, figures["started"], figures["ended"]
+        ),
         "finished_early": len(watched["finished_early"]),
         "cancel_seconds": watched["cancel_seconds"],
     }

@@ -275,28 +275,6 @@ class ApiResponse(BaseModel):
         return index
 
 
-class TaskProgress(BaseModel):
-    """Cumulative state of one submitted task across polls, its results de-duplicated by key."""
-
-    task_uuid: str
-    expected: int = 1
-    results: dict[str, TaskResult] = Field(default_factory=dict)
-    errors: list[ApiErrorItem] = Field(default_factory=list)
-
-    @property
-    def terminal_count(self) -> int:
-        return len(self.results) + len(self.errors)
-
-    @property
-    def done(self) -> bool:
-        """Every expected image is terminal, or an error ended the whole task.
-
-        Generation failures count one image each; errors retrying cannot fix (not found, validation,
-        auth, payment) end the task even when more images were expected.
-        """
-        return self.terminal_count >= self.expected or any(_ends_task(error) for error in self.errors)
-
-
 def _ends_task(error: ApiErrorItem) -> bool:
     return issubclass(error.error_class(), RunwareFatalError)
 
@@ -316,60 +294,118 @@ def _answers_for_task(error: ApiErrorItem) -> bool:
     return error_class is not None and error_class.category not in _ABOUT_THE_REQUEST
 
 
-class PollState(BaseModel):
-    """What is known about a set of task UUIDs; every poll is merged in as cumulative state."""
+class PollState:
+    """What is known about a set of task UUIDs; every poll is merged in as cumulative state.
 
-    tasks: dict[str, TaskProgress] = Field(default_factory=dict)
+    Kept out of the garbage collector's way, because a triggerer may hold 10,000 waiting images and
+    a full collection scans every object it tracks (and comes sooner the more long-lived objects are
+    made): ``expected`` (task UUID to images expected), the pending UUIDs and the result counts are
+    dicts of strings and ints, and the results are one dict from (task UUID, :attr:`TaskResult.key`)
+    to the result item as Runware sent it (a flat dict). CPython tracks none of the per-task objects
+    (a dict holding dicts would be tracked, hence no dict per task), so a state costs the collector a
+    few objects however many tasks it holds. :class:`TaskResult` models are built when the results
+    are read, at the end of a wait; errors (rare) are kept as models."""
+
+    __slots__ = ("_errors", "_pending", "_result_counts", "_results", "expected")
+
+    def __init__(self, expected: Mapping[str, int] | None = None) -> None:
+        self.expected: dict[str, int] = dict(expected or {})
+        # A task expecting no images is done from the start (as it always was).
+        self._pending: dict[str, None] = {task_uuid: None for task_uuid, n in self.expected.items() if n > 0}
+        self._results: dict[tuple[str, str], Mapping[str, Any]] = {}
+        self._result_counts: dict[str, int] = {}
+        self._errors: dict[str, list[ApiErrorItem]] = {}
 
     @classmethod
     def expecting(cls, expected: Mapping[str, int]) -> PollState:
-        return cls(tasks={uuid: TaskProgress(task_uuid=uuid, expected=n) for uuid, n in expected.items()})
+        return cls(expected)
 
     def merge(self, response: ApiResponse) -> None:
         """Fold one poll in. Images are keyed by imageUUID; errors carry no such key, so a task's
         errors are replaced by the newest poll's list when it holds at least as many (each poll is
-        cumulative: the same failure shows up again, and two identical failures are still two)."""
+        cumulative: the same failure shows up again, and two identical failures are still two).
+        Answers about tasks this state does not hold are ignored."""
         fresh_errors: dict[str, list[ApiErrorItem]] = {}
+        touched: set[str] = set()
         for item in response.data:
             if is_error_item(item):
                 error = ApiErrorItem.from_item(item)
                 fresh_errors.setdefault(error.task_uuid or "", []).append(error)
-            else:
-                self._merge_result(item)
+            elif self._merge_result(item):
+                touched.add(str(item["taskUUID"]))
         for error in response.errors:
             if _answers_for_task(error):
                 fresh_errors.setdefault(error.task_uuid or "", []).append(error)
         for task_uuid, errors in fresh_errors.items():
-            progress = self.tasks.get(task_uuid)
-            if progress is not None and len(errors) >= len(progress.errors):
-                progress.errors = errors
+            if task_uuid in self.expected and len(errors) >= len(self._errors.get(task_uuid, ())):
+                self._errors[task_uuid] = errors
+                touched.add(task_uuid)
+        for task_uuid in touched:
+            if self._task_done(task_uuid):
+                self._pending.pop(task_uuid, None)
 
     def merged(self, response: ApiResponse) -> PollState:
         """:meth:`merge`, returning this state (handy for one-off reads of an answer)."""
         self.merge(response)
         return self
 
-    def _merge_result(self, item: Mapping[str, Any]) -> None:
-        progress = self.tasks.get(str(item.get("taskUUID", "")))
-        if progress is None:
-            return
-        result = TaskResult.model_validate(item)
-        if result.key is not None:
-            progress.results.setdefault(result.key, result)
+    def _merge_result(self, item: Mapping[str, Any]) -> bool:
+        """Fold one result item in; False when this state does not hold its task or it is no result."""
+        task_uuid = str(item.get("taskUUID", ""))
+        if task_uuid not in self.expected:
+            return False
+        key = TaskResult.model_validate(item).key
+        if key is None or (task_uuid, key) in self._results:
+            return False
+        self._results[task_uuid, key] = item
+        self._result_counts[task_uuid] = self._result_counts.get(task_uuid, 0) + 1
+        return True
+
+    def _task_done(self, task_uuid: str) -> bool:
+        """Every expected image is terminal, or an error ended the whole task.
+
+        Generation failures count one image each; errors retrying cannot fix (not found, validation,
+        auth, payment) end the task even when more images were expected.
+        """
+        errors = self._errors.get(task_uuid, ())
+        terminal = self._result_counts.get(task_uuid, 0) + len(errors)
+        return terminal >= self.expected[task_uuid] or any(_ends_task(error) for error in errors)
 
     @property
     def pending(self) -> list[str]:
-        return [uuid for uuid, progress in self.tasks.items() if not progress.done]
+        """Task UUIDs not finished yet, in the order they were expected."""
+        return list(self._pending)
+
+    @property
+    def pending_count(self) -> int:
+        return len(self._pending)
 
     @property
     def done(self) -> bool:
-        return not self.pending
+        return not self._pending
+
+    @property
+    def result_count(self) -> int:
+        """How many results have arrived (without building them: progress logs ask every 30 s)."""
+        return len(self._results)
+
+    @property
+    def error_count(self) -> int:
+        return sum(len(errors) for errors in self._errors.values())
 
     def results(self) -> list[TaskResult]:
-        return [result for progress in self.tasks.values() for result in progress.results.values()]
+        """Every task's results, in the order the tasks were expected."""
+        by_task: dict[str, list[Mapping[str, Any]]] = {}
+        for (task_uuid, _), item in self._results.items():
+            by_task.setdefault(task_uuid, []).append(item)
+        return [
+            TaskResult.model_validate(item)
+            for task_uuid in self.expected
+            for item in by_task.get(task_uuid, ())
+        ]
 
     def errors(self) -> list[ApiErrorItem]:
-        return [error for progress in self.tasks.values() for error in progress.errors]
+        return [error for task_uuid in self.expected for error in self._errors.get(task_uuid, ())]
 
     def result_dicts(self) -> list[dict[str, Any]]:
         """Finished results as wire dicts, without base64 payloads: these cross process boundaries

@@ -77,8 +77,8 @@ class ProgressLog:
         if step.final or now - self._last < PROGRESS_LOG_SECONDS:
             return
         self._last = now
-        finished = len(state.results())
-        failed = len(state.errors())
+        finished = state.result_count
+        failed = state.error_count
         self._log(
             "Waiting for Runware: %d images finished, %d failed, %d tasks still running after %.0fs",
             finished,

@@ -161,7 +161,7 @@ class RunwareTaskSensor(BaseSensorOperator):
         self.log.info(
             "Waiting for %d of %d Runware tasks: %s",
             len(state.pending),
-            len(state.tasks),
+            len(state.expected),
             ", ".join(state.pending),
         )
         return PokeReturnValue(is_done=False)

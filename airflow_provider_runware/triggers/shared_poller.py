@@ -16,7 +16,8 @@ own share of the answer:
 
 Each watch keeps its own schedule (dense while its images are young, up to its ``poll_interval``
 later); a tick asks about every watch due before the next tick could come, and how soon that is
-grows with the crowd (:func:`tick_gap`), so 10,000 waiting images cost about 100 POSTs per 10 s.
+grows with the crowd (:func:`tick_gap`), so 10,000 waiting images cost about 100 POSTs per 10 s, in
+one triggerer or split between several.
 """
 
 from __future__ import annotations
@@ -36,12 +37,15 @@ from airflow_provider_runware.hooks.runware import MAX_TASKS_PER_REQUEST, Runwar
 
 # A tick that fits in one POST may come every MIN_POLL_GAP after the previous one ended (dense polling
 # of a few young images is cheap). A crowd that needs several POSTs per tick waits, after a tick ends,
-# SECONDS_PER_POST per POST it will send, at most CROWD_GAP (so each waiting task is asked about at
-# most every CROWD_GAP seconds), and never less than its POSTs at CROWD_POSTS_PER_SECOND: 1,000 waiting
-# tasks cost 10 POSTs every 5 s, 10,000 cost 100 POSTs every 10 s. Measuring the gap from the end of
-# a tick means no 10 s window holds more than two ticks' POSTs, however slow the POSTs are.
+# SECONDS_PER_POST per POST it will send, at most CROWD_GAP (the operator's default poll_interval: each
+# waiting task is still asked about every CROWD_GAP seconds and a sweep), and never less than its POSTs
+# at CROWD_POSTS_PER_SECOND: 1,000 waiting tasks cost 10 POSTs every 5 s, 2,000 to 10,000 one POST per
+# 100 tasks every 10 s. Past 2,000 tasks the rate is proportional to the tasks a triggerer holds, so
+# triggerers that split a crowd send together what one holding all of it would (two holding 5,000 each:
+# 100 POSTs per 10 s; with a 5 s cap it was 200, benchmarks/crowd_two_triggerers.py). Measuring the gap
+# from the end of a tick means no 10 s window holds more than two ticks' POSTs, however slow they are.
 SECONDS_PER_POST = 0.5
-CROWD_GAP = 5.0
+CROWD_GAP = 10.0
 CROWD_POSTS_PER_SECOND = 10.0
 
 
@@ -163,7 +167,7 @@ class SharedPoller:
                 continue
             # Every watch due before the next tick could come is asked about now: sooner than it
             # wished by less than a tick gap, rather than later by up to one.
-            waiting = sum(len(watch.state.pending) for watch in self.watches if math.isfinite(watch.due))
+            waiting = sum(watch.state.pending_count for watch in self.watches if math.isfinite(watch.due))
             due = [watch for watch in self.watches if watch.due <= now + tick_gap(waiting)]
             polled = await self._poll(due)
             self._next_tick = time.time() + tick_gap(polled)
@@ -175,34 +179,47 @@ class SharedPoller:
         not wait for the whole sweep. Returns how many tasks were asked about."""
         asked = 0
         for chunk in _chunks(due):
-            task_uuids = sorted({uuid for watch in chunk for uuid in watch.state.pending})
-            error: RunwareError | None = None
-            try:
-                response = await self.hook.aget_response(task_uuids) if task_uuids else None
-            except RunwareError as exc:
-                response, error = None, exc
-            except Exception as exc:  # a surprise must not end every trigger's wait: report it, poll on
-                response, error = None, RunwareError(f"Polling Runware failed unexpectedly: {exc!r}")
-            asked += len(task_uuids)
-            now = time.time()
-            index = response.by_task() if response is not None else {}
-            for watch in chunk:
-                if response is not None:
-                    watch.state.merge(response.for_tasks(index, watch.state.tasks))
-                watch.error = error
-                watch.schedule_next(now, polled=True)
-                watch.updated.set()
+            asked += await self._poll_chunk(chunk)
         return asked
+
+    async def _poll_chunk(self, chunk: Sequence[Watch]) -> int:
+        """One POST for ``chunk``. Its answer is dropped on return, not held while the next POST is
+        on the wire: an object alive across an await tends to outlive young collections and to count
+        towards the next full one, which stops the whole loop."""
+        task_uuids = sorted({uuid for watch in chunk for uuid in watch.state.pending})
+        error: RunwareError | None = None
+        try:
+            response = await self.hook.aget_response(task_uuids) if task_uuids else None
+        except RunwareError as exc:
+            response, error = None, exc
+        except Exception as exc:  # a surprise must not end every trigger's wait: report it, poll on
+            response, error = None, RunwareError(f"Polling Runware failed unexpectedly: {exc!r}")
+        now = time.time()
+        # One watch (a batch's POST of its own) merges the answer as it is (merging ignores UUIDs it
+        # does not hold); several share it out through an index, so none scans the others' items.
+        index = response.by_task() if response is not None and len(chunk) > 1 else {}
+        for watch in chunk:
+            if response is not None:
+                watch.state.merge(response.for_tasks(index, watch.state.pending) if index else response)
+            watch.error = error
+            watch.schedule_next(now, polled=True)
+            watch.updated.set()
+        return len(task_uuids)
 
 
 def _chunks(due: Sequence[Watch]) -> list[list[Watch]]:
     """Watches grouped so that each group's pending tasks fit one getResponse POST; a watch waiting
-    for more than the limit alone is a group of its own (the hook splits its POST further)."""
+    for more than the limit alone is a group of its own (the hook splits its POST further).
+
+    In the order they fell due: a watch asked about late in one sweep is due later, so it comes late
+    in the next one too, and the time between two looks at it is one sweep and one gap. (Ordered by
+    size, a watch could be first in one sweep and last in the next: two sweeps and a gap, 23 s for
+    5,000 images on a loaded machine.)"""
     chunks: list[list[Watch]] = []
     current: list[Watch] = []
     size = 0
-    for watch in sorted(due, key=lambda w: len(w.state.pending)):
-        pending = len(watch.state.pending)
+    for watch in sorted(due, key=lambda w: w.due):
+        pending = watch.state.pending_count
         if current and size + pending > MAX_TASKS_PER_REQUEST:
             chunks.append(current)
             current, size = [], 0
