@@ -361,6 +361,10 @@ class PollState:
         self._result_counts[task_uuid] = self._result_counts.get(task_uuid, 0) + 1
         return True
 
+    def terminal_count(self, task_uuid: str) -> int:
+        """How many of ``task_uuid``'s images have ended, as results or as errors."""
+        return self._result_counts.get(task_uuid, 0) + len(self._errors.get(task_uuid, ()))
+
     def _task_done(self, task_uuid: str) -> bool:
         """Every expected image is terminal, or an error ended the whole task.
 
@@ -368,7 +372,7 @@ class PollState:
         auth, payment) end the task even when more images were expected.
         """
         errors = self._errors.get(task_uuid, ())
-        terminal = self._result_counts.get(task_uuid, 0) + len(errors)
+        terminal = self.terminal_count(task_uuid)
         return terminal >= self.expected[task_uuid] or any(_ends_task(error) for error in errors)
 
     @property

@@ -119,7 +119,7 @@ class RunwareTaskSensor(BaseSensorOperator):
 
     def _still_running(self, state: PollState) -> dict[str, int]:
         return {
-            uuid: max(1, self.number_results - state.tasks[uuid].terminal_count) for uuid in state.pending
+            uuid: max(1, self.number_results - state.terminal_count(uuid)) for uuid in state.pending
         }
 
     @cached_property
