@@ -8,7 +8,7 @@ import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import ClassVar, Protocol
+from typing import ClassVar, Literal, Protocol
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from airflow_provider_runware.exceptions import RunwareUploadError, RunwareValidationError
@@ -183,10 +183,30 @@ class BucketOutputLocation(OutputLocation):
     def object_size(self, key: str, uri: str) -> int | None:
         """Size of the stored object, ``None`` when absent; a failed check raises RunwareUploadError."""
 
-    @abstractmethod
+    def target_for(self, object_name: str, expires_in: timedelta) -> UploadTarget:
+        key = join_key(self.prefix, object_name)
+        seconds = expiry_seconds(expires_in, self.max_expiry, self.display_uri)
+        uri = f"{self.scheme}://{self.bucket}/{key}"
+        return UploadTarget(uri=uri, upload_url=self._signed("PUT", key, seconds, uri))
+
     def presign_get(self, key: str, expires_in: timedelta) -> str:
         """A presigned GET URL for the object ``key`` (a full key, not joined under the prefix), valid
         ``expires_in``, already registered with the secrets masker. Used for image inputs."""
+        uri = f"{self.scheme}://{self.bucket}/{key}"
+        seconds = expiry_seconds(expires_in, self.max_expiry, uri)
+        return self._signed("GET", key, seconds, uri)
+
+    def _signed(self, method: Literal["PUT", "GET"], key: str, seconds: int, uri: str) -> str:
+        url = self.sign_url(method, key, seconds, uri)
+        register_secret_url(url)
+        log.debug("Signed a %s for %s valid %d s", method, uri, seconds)
+        return url
+
+    @abstractmethod
+    def sign_url(self, method: Literal["PUT", "GET"], key: str, seconds: int, uri: str) -> str:
+        """A URL that lets its holder ``method`` the object ``key`` for ``seconds``, signed with the
+        connection's credentials (``uri`` names the object in errors); the caller registers it with the
+        secrets masker."""
 
     def check_bucket_name(self) -> None:
         if not self.bucket:
