@@ -170,14 +170,7 @@ class BucketOutputLocation(OutputLocation):
         return key
 
     def verify(self, target: UploadTarget) -> int:
-        size = self.object_size(self.object_key(target), target.uri)
-        if size is None:
-            raise RunwareUploadError(
-                f"Upload missing: {target.uri} does not exist although Runware reported the image done"
-            )
-        if size <= 0:
-            raise RunwareUploadError(f"Upload empty: {target.uri} exists but has 0 bytes")
-        return size
+        return uploaded_size(self.object_size(self.object_key(target), target.uri), target.uri)
 
     @abstractmethod
     def object_size(self, key: str, uri: str) -> int | None:
@@ -246,6 +239,18 @@ class ObjectStoreLocation(Protocol):
 
 
 # -- helpers shared by the location types --------------------------------------------------------
+
+
+def uploaded_size(size: int | None, uri: str) -> int:
+    """The rule of :meth:`OutputLocation.verify` for a store that can check: ``size`` (the object's, ``None``
+    when absent) must be there and above 0, else :class:`RunwareUploadError` names the object."""
+    if size is None:
+        raise RunwareUploadError(
+            f"Upload missing: {uri} does not exist although Runware reported the image done"
+        )
+    if size <= 0:
+        raise RunwareUploadError(f"Upload empty: {uri} exists but has 0 bytes")
+    return size
 
 
 def register_secret_url(url: str) -> None:
