@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Container, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -263,24 +263,24 @@ def _release(chaos: RandomFaults | None, tasks: list[Any]) -> None:
         chaos.release(_inference_uuids(tasks))
 
 
+def _stored_file(request: Request, kind: str, extensions: Container[str]) -> Response:
+    """``GET /{kind}s/{uuid}.{ext}``: the file, until its ttl has passed (then 404 ``{kind}NotFound``)."""
+    name: str = request.path_params["name"]
+    file_uuid, _, extension = name.rpartition(".")
+    stored = _state(request).live_image(file_uuid)
+    if stored is None or extension != stored.extension or extension not in extensions:
+        return json_response(404, {"errors": [{"code": f"{kind}NotFound", "message": f"No {kind} {name}"}]})
+    return Response(stored.data, media_type=stored.media_type)
+
+
 async def image(request: Request) -> Response:
     """``GET /images/{imageUUID}.{ext}``: the file, until its ttl has passed (then 404)."""
-    name: str = request.path_params["name"]
-    image_uuid, _, extension = name.rpartition(".")
-    stored = _state(request).live_image(image_uuid)
-    if stored is None or extension != stored.extension or extension not in EXTENSIONS:
-        return json_response(404, {"errors": [{"code": "imageNotFound", "message": f"No image {name}"}]})
-    return Response(stored.data, media_type=stored.media_type)
+    return _stored_file(request, "image", EXTENSIONS)
 
 
 async def video(request: Request) -> Response:
     """``GET /videos/{videoUUID}.{ext}``: the file, until its ttl has passed (then 404)."""
-    name: str = request.path_params["name"]
-    video_uuid, _, extension = name.rpartition(".")
-    stored = _state(request).live_image(video_uuid)
-    if stored is None or extension != stored.extension or extension not in VIDEO_EXTENSIONS:
-        return json_response(404, {"errors": [{"code": "videoNotFound", "message": f"No video {name}"}]})
-    return Response(stored.data, media_type=stored.media_type)
+    return _stored_file(request, "video", VIDEO_EXTENSIONS)
 
 
 async def health(request: Request) -> Response:

@@ -21,9 +21,16 @@ from airflow_provider_runware.catalog.rules import Violation
 from airflow_provider_runware.emulator.generation import OutputParams, Produced, Production
 from airflow_provider_runware.emulator.imaging import apply_inputs
 from airflow_provider_runware.emulator.input_support import InputSupport, support_of
-from airflow_provider_runware.emulator.inputs import InputError, check_input, code_for, invalid, load_input
+from airflow_provider_runware.emulator.inputs import (
+    InputError,
+    check_input,
+    code_for,
+    input_refusal,
+    invalid,
+    load_input,
+)
 from airflow_provider_runware.emulator.render import encode, render_picture
-from airflow_provider_runware.emulator.responses import ApiError, Outcome, api_error, failure, violation_error
+from airflow_provider_runware.emulator.responses import ApiError, Outcome, failure, violation_error
 from airflow_provider_runware.emulator.state import EmulatorState, TaskRecord
 from airflow_provider_runware.emulator.submission import TaskKind
 from airflow_provider_runware.tasks.image_inference import DOCS_URL, validate_image_inference
@@ -48,14 +55,9 @@ def validation_error(violation: Violation, task_uuid: Any) -> ApiError:
 
 
 def input_error(problem: InputError, task_uuid: Any) -> ApiError:
-    return api_error(
-        400,
-        problem.code,
-        problem.message,
-        parameter=problem.parameter,
-        task_type=TASK_TYPE,
-        task_uuid=task_uuid,
-        documentation=parameter_docs(problem.parameter),
+    documentation = parameter_docs(problem.parameter)
+    return input_refusal(
+        problem, problem.parameter, task_type=TASK_TYPE, task_uuid=task_uuid, documentation=documentation
     )
 
 

@@ -43,6 +43,7 @@ from PIL import Image, UnidentifiedImageError
 from airflow_provider_runware.catalog.rules import UUID_PATTERN
 from airflow_provider_runware.emulator.delivery import without_query
 from airflow_provider_runware.emulator.render import FORMATS
+from airflow_provider_runware.emulator.responses import ApiError, api_error
 from airflow_provider_runware.emulator.state import EmulatorState, ImageRecord, TaskRecord
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -73,6 +74,22 @@ class InputError(Exception):
         self.code = code
         self.parameter = parameter
         self.message = message
+
+
+def input_refusal(
+    problem: InputError, parameter: str, *, task_type: str, task_uuid: Any, documentation: str
+) -> ApiError:
+    """The 400 error item Runware answers a refused input with; ``parameter`` as the task named the input
+    (an array item such as ``frameImages[0].inputImage`` for one of several)."""
+    return api_error(
+        400,
+        problem.code,
+        problem.message,
+        parameter=parameter,
+        task_type=task_type,
+        task_uuid=task_uuid,
+        documentation=documentation,
+    )
 
 
 @dataclass(frozen=True)

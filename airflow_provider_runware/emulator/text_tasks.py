@@ -29,8 +29,8 @@ from PIL import Image, ImageStat
 from airflow_provider_runware.catalog import caption_models, prompt_enhance_models
 from airflow_provider_runware.catalog.rules import Violation
 from airflow_provider_runware.emulator.generation import OutputParams, Produced, Production
-from airflow_provider_runware.emulator.inputs import check_input, load_input
-from airflow_provider_runware.emulator.responses import ApiError, api_error, violation_error
+from airflow_provider_runware.emulator.inputs import check_input, input_refusal, load_input
+from airflow_provider_runware.emulator.responses import ApiError, violation_error
 from airflow_provider_runware.emulator.state import EmulatorState, TaskRecord
 from airflow_provider_runware.emulator.submission import TaskKind
 from airflow_provider_runware.tasks.image_caption import caption_inputs_of, validate_image_caption
@@ -160,15 +160,14 @@ def _caption_refuse(task_type: str) -> Callable[[EmulatorState, Mapping[str, Any
         for parameter, value in caption_inputs_of(task):
             problem = check_input(state, "inputImage", value, label=parameter)
             if problem is not None:
+                documentation = f"{caption_models.DOCS}#request-inputimage"
                 errors.append(
-                    api_error(
-                        400,
-                        problem.code,
-                        problem.message,
-                        parameter=parameter,
+                    input_refusal(
+                        problem,
+                        parameter,
                         task_type=task_type,
                         task_uuid=task.get("taskUUID"),
-                        documentation=f"{caption_models.DOCS}#request-inputimage",
+                        documentation=documentation,
                     )
                 )
         return errors

@@ -19,6 +19,8 @@ from typing import Any
 
 from PIL import Image
 
+from airflow_provider_runware.catalog import upscale_models
+from airflow_provider_runware.catalog.background_removal_models import BACKGROUND_REMOVAL_MODELS
 from airflow_provider_runware.catalog.rules import DELIVERY_METHODS, OUTPUT_TYPES, UUID_PATTERN
 from airflow_provider_runware.emulator.generation import OutputParams, Produced, Production
 from airflow_provider_runware.emulator.imaging import cut_out, upscale
@@ -32,45 +34,10 @@ TOOLS_DOCS = "https://runware.ai/docs/en/tools"
 REMBG_1_4 = "runware:109@1"
 SWINIR = "runware:503@1"
 
-REMOVE_BACKGROUND_MODELS = {
-    REMBG_1_4: "RemBG 1.4",
-    "runware:110@1": "Bria RMBG 2.0",
-    "runware:112@1": "BiRefNet v1 Base",
-    "runware:112@2": "BiRefNet v1 Base - COD",
-    "runware:112@3": "BiRefNet Dis",
-    "runware:112@5": "BiRefNet General",
-    "runware:112@6": "BiRefNet General Resolution 512x512 FP16",
-    "runware:112@7": "BiRefNet HRSOD DHU",
-    "runware:112@8": "BiRefNet Massive TR DIS5K TR TES",
-    "runware:112@9": "BiRefNet Matting",
-    "runware:112@10": "BiRefNet Portrait",
-}
-UPSCALE_MODELS = {
-    "runware:500@1": "Clarity",
-    "runware:501@1": "CCSR",
-    "runware:502@1": "Stable Diffusion Latent Upscaler",
-    SWINIR: "SwinIR",
-}
-# The upscale page's "image inference parameter compatibility" table; SwinIR is not in it (and
-# runware-sdk 1.8.0's SwinirParams has no settings field), so it takes no settings.
-UPSCALE_SETTINGS = {
-    "runware:502@1": frozenset({"positivePrompt", "negativePrompt", "steps", "seed", "CFGScale", "clipSkip"}),
-    "runware:501@1": frozenset(
-        {"positivePrompt", "negativePrompt", "controlNetWeight", "steps", "seed", "CFGScale"}
-    ),
-    "runware:500@1": frozenset(
-        {
-            "positivePrompt",
-            "negativePrompt",
-            "strength",
-            "controlNetWeight",
-            "steps",
-            "scheduler",
-            "seed",
-            "CFGScale",
-        }
-    ),
-}
+# The models are the provider's catalogue (read from the same pages). SwinIR is not in the upscale page's
+# "image inference parameter compatibility" table (and runware-sdk 1.8.0's SwinirParams has no settings
+# field), so it takes no settings at all: only the models with some are listed here.
+UPSCALE_SETTINGS = {model: names for model, names in upscale_models.UPSCALE_SETTINGS.items() if names}
 # Prices: the remove-background page's example reports cost "0006" (read as $0.0006); the upscale
 # page's example reports 0, so a nominal $0.002 keeps cost reporting visible.
 REMOVE_BACKGROUND_PRICE = 0.0006
@@ -346,7 +313,7 @@ def _upscale(image: Image.Image, request: Mapping[str, Any]) -> Image.Image:
 REMOVE_BACKGROUND = Tool(
     task_type="removeBackground",
     page="remove-background",
-    models=REMOVE_BACKGROUND_MODELS,
+    models=BACKGROUND_REMOVAL_MODELS,
     default_format="PNG",
     price=REMOVE_BACKGROUND_PRICE,
     own_rules=_background_settings,
@@ -355,7 +322,7 @@ REMOVE_BACKGROUND = Tool(
 UPSCALE = Tool(
     task_type="upscale",
     page="upscale",
-    models=UPSCALE_MODELS,
+    models=upscale_models.UPSCALE_MODELS,
     default_format="JPG",
     price=UPSCALE_PRICE,
     own_rules=lambda task: [*_upscale_factor(task), *_upscale_settings(task)],

@@ -20,8 +20,8 @@ from PIL import Image
 from airflow_provider_runware.catalog.video_models import VIDEO_API_REFERENCE, get_video_model_spec
 from airflow_provider_runware.emulator.generation import OutputParams, Produced, Production
 from airflow_provider_runware.emulator.inference import seed_for
-from airflow_provider_runware.emulator.inputs import check_input, load_input
-from airflow_provider_runware.emulator.responses import ApiError, api_error, violation_error
+from airflow_provider_runware.emulator.inputs import check_input, input_refusal, load_input
+from airflow_provider_runware.emulator.responses import ApiError, violation_error
 from airflow_provider_runware.emulator.state import EmulatorState, Settings, TaskRecord
 from airflow_provider_runware.emulator.submission import TaskKind
 from airflow_provider_runware.emulator.video_render import (
@@ -60,17 +60,10 @@ def refuse(state: EmulatorState, task: Mapping[str, Any]) -> list[ApiError]:
     for parameter, value, _frame in frame_image_items(task):
         problem = check_input(state, parameter.split("[")[0], value, label=parameter)
         if problem is not None:
-            errors.append(
-                api_error(
-                    400,
-                    problem.code,
-                    problem.message,
-                    parameter=parameter,
-                    task_type=TASK_TYPE,
-                    task_uuid=task_uuid,
-                    documentation=docs(parameter),
-                )
+            refusal = input_refusal(
+                problem, parameter, task_type=TASK_TYPE, task_uuid=task_uuid, documentation=docs(parameter)
             )
+            errors.append(refusal)
     return errors
 
 

@@ -381,6 +381,18 @@ class RunwareHook(BaseHook):
         retry_after = error.retry_after if isinstance(error, RunwareTransientError) else None
         return cool_down.overloaded(sent_at, retry_after, MAX_RETRY_AFTER_SECONDS, grow=submission)
 
+    def _retry_policy(
+        self, settings: ClientSettings, cool_down: CoolDown, submission: bool
+    ) -> dict[str, Any]:
+        """The retrying loop's arguments for one request (see :func:`retry_policy`), sync or async."""
+        return retry_policy(
+            max_retries=settings.max_retries,
+            max_retry_seconds=settings.max_retry_seconds,
+            warn=self.log.warning,
+            cool_down=cool_down,
+            overload_is_free=submission,
+        )
+
     # ----- raw transport ----------------------------------------------------------------------
 
     def post(
@@ -402,14 +414,7 @@ class RunwareHook(BaseHook):
         settings = self.settings
         cool_down = self.cool_down(settings)
         shared = self._shared(cool_down)
-        policy = retry_policy(
-            max_retries=settings.max_retries,
-            max_retry_seconds=settings.max_retry_seconds,
-            warn=self.log.warning,
-            cool_down=cool_down,
-            overload_is_free=submission,
-        )
-        for attempt in Retrying(**policy):
+        for attempt in Retrying(**self._retry_policy(settings, cool_down, submission)):
             with attempt:
                 shared.refresh()
                 time.sleep(cool_down.remaining())
@@ -436,13 +441,7 @@ class RunwareHook(BaseHook):
         settings = await self.aget_settings()
         client = await self.aget_client()
         cool_down = self.cool_down(settings)
-        policy = retry_policy(
-            max_retries=settings.max_retries,
-            max_retry_seconds=settings.max_retry_seconds,
-            warn=self.log.warning,
-            cool_down=cool_down,
-        )
-        async for attempt in AsyncRetrying(**policy):
+        async for attempt in AsyncRetrying(**self._retry_policy(settings, cool_down, submission=False)):
             with attempt:
                 await asyncio.sleep(cool_down.remaining())
                 sent_at = time.time()

@@ -15,8 +15,8 @@ no signed URL is ever made. Built when the plugins manager imports the plugin (t
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from typing import Annotated, Any
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, NamedTuple
 
 from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
@@ -103,34 +103,56 @@ def results_json(
     return JSONResponse({"dag_id": dag_id, "run_id": run_id, **view}, headers={"Cache-Control": "no-store"})
 
 
-def _located(
-    session: Any,
-    dag_id: str,
-    run_id: str,
-    task_id: str,
-    map_index: str,
-    image_index: str,
-    input_index: str | None,
-) -> tuple[str, str | None]:
-    """The URI and connection id of a result's object (or of one of its bucket inputs); 404 if none."""
+class _Found(NamedTuple):
+    """The task record a result belongs to, the result itself and its number (a route's image_index)."""
+
+    task: Any
+    result: dict[str, Any]
+    position: int
+
+
+class StoredObject(NamedTuple):
+    """Where an image route's object lives: its URI and the connection id to read it with."""
+
+    uri: str
+    conn_id: str | None
+
+
+def _found(
+    dag_id: str, run_id: str, task_id: str, map_index: str, image_index: str, session: SessionDep
+) -> _Found:
+    """The result an image route names (a dependency, resolved after the app's authorisation); 404 if none."""
     from airflow_provider_runware.plugins.results import find_result, load_records
 
     index, position = _int(map_index, "map_index"), _int(image_index, "image_index")
     records = load_records(session, dag_id, run_id, task_id, index)
     result = find_result(records[0], position) if records and position is not None else None
-    if result is None:
+    if result is None or position is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
-    if input_index is not None:
-        inputs = result.get("inputs") or []
-        number = _int(input_index, "input_index")
-        ref = inputs[number] if number is not None and 0 <= number < len(inputs) else None
-        if not ref or not ref.get("uri"):
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "No such input in a bucket")
-        return str(ref["uri"]), ref.get("conn_id")
+    return _Found(records[0], result, position)
+
+
+def _result_object(found: Annotated[_Found, Depends(_found)]) -> StoredObject:
+    """The result's own stored object; 404 if it was not stored."""
+    result = found.result
     if not result.get("storage_uri") or result.get("state") not in ("stored", "reused"):
         state = result.get("state")
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Result {position} was not stored ({state})")
-    return str(result["storage_uri"]), records[0].record.get("storage_conn_id")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Result {found.position} was not stored ({state})")
+    return StoredObject(str(result["storage_uri"]), found.task.record.get("storage_conn_id"))
+
+
+def _input_object(input_index: str, found: Annotated[_Found, Depends(_found)]) -> StoredObject:
+    """One of the result's inputs that lives in a bucket; 404 if there is no such input."""
+    inputs = found.result.get("inputs") or []
+    number = _int(input_index, "input_index")
+    ref = inputs[number] if number is not None and 0 <= number < len(inputs) else None
+    if not ref or not ref.get("uri"):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "No such input in a bucket")
+    return StoredObject(str(ref["uri"]), ref.get("conn_id"))
+
+
+ResultObject = Annotated[StoredObject, Depends(_result_object)]
+InputObject = Annotated[StoredObject, Depends(_input_object)]
 
 
 def _reader(uri: str, conn_id: str | None) -> tuple[Any, Any]:
@@ -151,18 +173,24 @@ def _reader(uri: str, conn_id: str | None) -> tuple[Any, Any]:
     return reader, info
 
 
-def _etag(uri: str, info: Any) -> str:
+Body = Callable[[str, Any, Any, dict[str, str]], Response]
+
+
+def _serve(request: Request, stored: StoredObject, body: Body) -> Response:
+    """Open the object and answer 304 when the caller's ETag still matches; else ``body(uri, reader,
+    info, headers)`` answers, with the ETag and Cache-Control headers already in ``headers``."""
     from airflow_provider_runware.plugins.thumbnails import cache_key
 
-    return f'"{cache_key(uri, info)[:32]}"'
-
-
-def _stream(request: Request, uri: str, conn_id: str | None) -> Response:
-    reader, info = _reader(uri, conn_id)
-    etag = _etag(uri, info)
+    reader, info = _reader(stored.uri, stored.conn_id)
+    etag = f'"{cache_key(stored.uri, info)[:32]}"'
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    return body(stored.uri, reader, info, headers)
+
+
+def _object_body(uri: str, reader: Any, info: Any, headers: dict[str, str]) -> Response:
+    """The object, streamed in chunks, with its stored content type (else one guessed from its name)."""
     media_type = info.content_type if info.content_type and "/" in info.content_type else None
     if media_type in (None, "binary/octet-stream", "application/octet-stream"):
         import mimetypes
@@ -172,14 +200,10 @@ def _stream(request: Request, uri: str, conn_id: str | None) -> Response:
     return StreamingResponse(reader.chunks(), media_type=media_type, headers=headers)
 
 
-def _thumbnail(request: Request, uri: str, conn_id: str | None) -> Response:
+def _thumbnail_body(uri: str, reader: Any, info: Any, headers: dict[str, str]) -> Response:
+    """The object's thumbnail, from the cache or made now; 415 if the object is not an image."""
     from airflow_provider_runware.plugins import thumbnails
 
-    reader, info = _reader(uri, conn_id)
-    etag = _etag(uri, info)
-    headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     key = thumbnails.cache_key(uri, info)
     found = thumbnails.cached(key)
     headers["X-Runware-Thumbnail"] = "cached" if found else "made"
@@ -197,58 +221,20 @@ IMAGE = "/runs/{dag_id}/{run_id}/tasks/{task_id}/{map_index}/images/{image_index
 
 
 @app.get(IMAGE)
-def image(
-    request: Request,
-    dag_id: str,
-    run_id: str,
-    task_id: str,
-    map_index: str,
-    image_index: str,
-    session: SessionDep,
-) -> Response:
-    uri, conn_id = _located(session, dag_id, run_id, task_id, map_index, image_index, None)
-    return _stream(request, uri, conn_id)
+def image(request: Request, stored: ResultObject) -> Response:
+    return _serve(request, stored, _object_body)
 
 
 @app.get(f"{IMAGE}/thumbnail")
-def thumbnail(
-    request: Request,
-    dag_id: str,
-    run_id: str,
-    task_id: str,
-    map_index: str,
-    image_index: str,
-    session: SessionDep,
-) -> Response:
-    uri, conn_id = _located(session, dag_id, run_id, task_id, map_index, image_index, None)
-    return _thumbnail(request, uri, conn_id)
+def thumbnail(request: Request, stored: ResultObject) -> Response:
+    return _serve(request, stored, _thumbnail_body)
 
 
 @app.get(f"{IMAGE}/inputs/{{input_index}}")
-def input_image(
-    request: Request,
-    dag_id: str,
-    run_id: str,
-    task_id: str,
-    map_index: str,
-    image_index: str,
-    input_index: str,
-    session: SessionDep,
-) -> Response:
-    uri, conn_id = _located(session, dag_id, run_id, task_id, map_index, image_index, input_index)
-    return _stream(request, uri, conn_id)
+def input_image(request: Request, stored: InputObject) -> Response:
+    return _serve(request, stored, _object_body)
 
 
 @app.get(f"{IMAGE}/inputs/{{input_index}}/thumbnail")
-def input_thumbnail(
-    request: Request,
-    dag_id: str,
-    run_id: str,
-    task_id: str,
-    map_index: str,
-    image_index: str,
-    input_index: str,
-    session: SessionDep,
-) -> Response:
-    uri, conn_id = _located(session, dag_id, run_id, task_id, map_index, image_index, input_index)
-    return _thumbnail(request, uri, conn_id)
+def input_thumbnail(request: Request, stored: InputObject) -> Response:
+    return _serve(request, stored, _thumbnail_body)

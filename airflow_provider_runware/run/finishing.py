@@ -214,22 +214,14 @@ class Finisher:
             if where is None and isinstance(item.get("text"), str):
                 where = repr(item["text"][:80])
             stored = entry.state is ResultState.STORED
-            label = "" if stored else f" billed, NOT stored: {describe(entry.error)}"
             if entry.cost_reported:
                 reused += 1
-                self.log.info(
-                    "%s %d/%d taskUUID=%s -> %s cost=%s (reused from an earlier try, not counted again)",
-                    self.noun[:-1].capitalize(),
-                    entry.index + 1,
-                    len(ledger.entries),
-                    entry.task_uuid,
-                    where,
-                    shown,
-                )
-                continue
-            total += cost if isinstance(cost, int | float) else 0.0
-            counted += 1
-            unstored += not stored
+                label = " (reused from an earlier try, not counted again)"
+            else:
+                total += cost if isinstance(cost, int | float) else 0.0
+                counted += 1
+                unstored += not stored
+                label = "" if stored else f" billed, NOT stored: {describe(entry.error)}"
             self.log.info(
                 "%s %d/%d taskUUID=%s -> %s cost=%s%s",
                 self.noun[:-1].capitalize(),

@@ -41,6 +41,7 @@ from airflow_provider_runware.storage.base import (
     join_key,
     normalize_prefix,
     register_secret_url,
+    uploaded_size,
 )
 
 if TYPE_CHECKING:
@@ -360,14 +361,7 @@ class AzureBlobOutputLocation(OutputLocation):
         log.debug("Committed the uploaded block of %s", uri)
 
     def verify(self, target: UploadTarget) -> int:
-        size = self.object_size(self._blob_name_of(target), target.uri)
-        if size is None:
-            raise RunwareUploadError(
-                f"Upload missing: {target.uri} does not exist although Runware reported the image done"
-            )
-        if size <= 0:
-            raise RunwareUploadError(f"Upload empty: {target.uri} exists but has 0 bytes")
-        return size
+        return uploaded_size(self.object_size(self._blob_name_of(target), target.uri), target.uri)
 
     def object_size(self, key: str, uri: str) -> int | None:
         """Size of the blob ``key``; ``None`` when absent. Failing checks raise RunwareUploadError."""

@@ -8,7 +8,7 @@ import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import ClassVar, Protocol
+from typing import ClassVar, Literal, Protocol
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from airflow_provider_runware.exceptions import RunwareUploadError, RunwareValidationError
@@ -170,23 +170,36 @@ class BucketOutputLocation(OutputLocation):
         return key
 
     def verify(self, target: UploadTarget) -> int:
-        size = self.object_size(self.object_key(target), target.uri)
-        if size is None:
-            raise RunwareUploadError(
-                f"Upload missing: {target.uri} does not exist although Runware reported the image done"
-            )
-        if size <= 0:
-            raise RunwareUploadError(f"Upload empty: {target.uri} exists but has 0 bytes")
-        return size
+        return uploaded_size(self.object_size(self.object_key(target), target.uri), target.uri)
 
     @abstractmethod
     def object_size(self, key: str, uri: str) -> int | None:
         """Size of the stored object, ``None`` when absent; a failed check raises RunwareUploadError."""
 
-    @abstractmethod
+    def target_for(self, object_name: str, expires_in: timedelta) -> UploadTarget:
+        key = join_key(self.prefix, object_name)
+        seconds = expiry_seconds(expires_in, self.max_expiry, self.display_uri)
+        uri = f"{self.scheme}://{self.bucket}/{key}"
+        return UploadTarget(uri=uri, upload_url=self._signed("PUT", key, seconds, uri))
+
     def presign_get(self, key: str, expires_in: timedelta) -> str:
         """A presigned GET URL for the object ``key`` (a full key, not joined under the prefix), valid
         ``expires_in``, already registered with the secrets masker. Used for image inputs."""
+        uri = f"{self.scheme}://{self.bucket}/{key}"
+        seconds = expiry_seconds(expires_in, self.max_expiry, uri)
+        return self._signed("GET", key, seconds, uri)
+
+    def _signed(self, method: Literal["PUT", "GET"], key: str, seconds: int, uri: str) -> str:
+        url = self.sign_url(method, key, seconds, uri)
+        register_secret_url(url)
+        log.debug("Signed a %s for %s valid %d s", method, uri, seconds)
+        return url
+
+    @abstractmethod
+    def sign_url(self, method: Literal["PUT", "GET"], key: str, seconds: int, uri: str) -> str:
+        """A URL that lets its holder ``method`` the object ``key`` for ``seconds``, signed with the
+        connection's credentials (``uri`` names the object in errors); the caller registers it with the
+        secrets masker."""
 
     def check_bucket_name(self) -> None:
         if not self.bucket:
@@ -226,6 +239,18 @@ class ObjectStoreLocation(Protocol):
 
 
 # -- helpers shared by the location types --------------------------------------------------------
+
+
+def uploaded_size(size: int | None, uri: str) -> int:
+    """The rule of :meth:`OutputLocation.verify` for a store that can check: ``size`` (the object's, ``None``
+    when absent) must be there and above 0, else :class:`RunwareUploadError` names the object."""
+    if size is None:
+        raise RunwareUploadError(
+            f"Upload missing: {uri} does not exist although Runware reported the image done"
+        )
+    if size <= 0:
+        raise RunwareUploadError(f"Upload empty: {uri} exists but has 0 bytes")
+    return size
 
 
 def register_secret_url(url: str) -> None:

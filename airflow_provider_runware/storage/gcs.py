@@ -27,16 +27,10 @@ import os
 import re
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_runware.exceptions import RunwareUploadError, RunwareValidationError
-from airflow_provider_runware.storage.base import (
-    BucketOutputLocation,
-    UploadTarget,
-    expiry_seconds,
-    join_key,
-    register_secret_url,
-)
+from airflow_provider_runware.storage.base import BucketOutputLocation
 
 if TYPE_CHECKING:
     from airflow.providers.google.cloud.hooks.gcs import GCSHook
@@ -175,28 +169,11 @@ class GcsOutputLocation(BucketOutputLocation):
 
     # -- sign -------------------------------------------------------------------------------------
 
-    def target_for(self, object_name: str, expires_in: timedelta) -> UploadTarget:
-        name = join_key(self.prefix, object_name)
-        seconds = expiry_seconds(expires_in, self.max_expiry, self.display_uri)
-        uri = f"gs://{self.bucket}/{name}"
-        url = self._sign("PUT", name, seconds, uri)
-        register_secret_url(url)
-        log.debug("Signed a PUT for %s valid %d s", uri, seconds)
-        return UploadTarget(uri=uri, upload_url=url)
-
-    def presign_get(self, key: str, expires_in: timedelta) -> str:
-        uri = f"gs://{self.bucket}/{key}"
-        seconds = expiry_seconds(expires_in, self.max_expiry, uri)
-        url = self._sign("GET", key, seconds, uri)
-        register_secret_url(url)
-        log.debug("Signed a GET for %s valid %d s", uri, seconds)
-        return url
-
-    def _sign(self, method: str, name: str, seconds: int, uri: str) -> str:
+    def sign_url(self, method: Literal["PUT", "GET"], key: str, seconds: int, uri: str) -> str:
         from google.auth.exceptions import GoogleAuthError
         from requests import RequestException
 
-        blob = self.client.bucket(self.bucket).blob(name)
+        blob = self.client.bucket(self.bucket).blob(key)
         try:
             url = blob.generate_signed_url(
                 version="v4",

@@ -6,16 +6,10 @@ import logging
 import re
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_runware.exceptions import RunwareUploadError, RunwareValidationError
-from airflow_provider_runware.storage.base import (
-    BucketOutputLocation,
-    UploadTarget,
-    expiry_seconds,
-    join_key,
-    register_secret_url,
-)
+from airflow_provider_runware.storage.base import BucketOutputLocation
 
 if TYPE_CHECKING:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -105,23 +99,6 @@ class S3OutputLocation(BucketOutputLocation):
 
     # -- presign ----------------------------------------------------------------------------------
 
-    def target_for(self, object_name: str, expires_in: timedelta) -> UploadTarget:
-        key = join_key(self.prefix, object_name)
-        seconds = expiry_seconds(expires_in, self.max_expiry, self.display_uri)
-        uri = f"s3://{self.bucket}/{key}"
-        url = self._presign("put_object", key, seconds, uri)
-        register_secret_url(url)
-        log.debug("Presigned a PUT for %s valid %d s", uri, seconds)
-        return UploadTarget(uri=uri, upload_url=url)
-
-    def presign_get(self, key: str, expires_in: timedelta) -> str:
-        uri = f"s3://{self.bucket}/{key}"
-        seconds = expiry_seconds(expires_in, self.max_expiry, uri)
-        url = self._presign("get_object", key, seconds, uri)
-        register_secret_url(url)
-        log.debug("Presigned a GET for %s valid %d s", uri, seconds)
-        return url
-
     @cached_property
     def _presign_client(self) -> Any:
         """An S3 client from the hook's connection (endpoint, credentials, config) but forced to SigV4.
@@ -157,17 +134,17 @@ class S3OutputLocation(BucketOutputLocation):
             return None
         return location.get("LocationConstraint") or "us-east-1"
 
-    def _presign(self, client_method: str, key: str, seconds: int, uri: str) -> str:
-        """``put_object`` (uploads) or ``get_object`` (image inputs); only the host header is signed."""
+    def sign_url(self, method: Literal["PUT", "GET"], key: str, seconds: int, uri: str) -> str:
+        """A presigned ``put_object`` (uploads) or ``get_object`` (image inputs); only the host header
+        is signed."""
         from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-        verb = "PUT" if client_method == "put_object" else "GET"
         try:
             url = self._presign_client.generate_presigned_url(
-                ClientMethod=client_method,
+                ClientMethod="put_object" if method == "PUT" else "get_object",
                 Params={"Bucket": self.bucket, "Key": key},
                 ExpiresIn=seconds,
-                HttpMethod=verb,
+                HttpMethod=method,
             )
         except NoCredentialsError as err:
             raise RunwareValidationError(
@@ -175,9 +152,9 @@ class S3OutputLocation(BucketOutputLocation):
                 parameter="storage_conn_id",
             ) from err
         except (BotoCoreError, ClientError) as err:
-            raise RunwareUploadError(f"Could not presign a {verb} URL for {uri}: {err}") from err
+            raise RunwareUploadError(f"Could not presign a {method} URL for {uri}: {err}") from err
         if not isinstance(url, str) or not url:
-            raise RunwareUploadError(f"Could not presign a {verb} URL for {uri}: boto3 returned {url!r}")
+            raise RunwareUploadError(f"Could not presign a {method} URL for {uri}: boto3 returned {url!r}")
         return url
 
     # -- verify -----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ tests/integration/conftest.py registers this module for pytest's assertion rewri
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -21,6 +22,28 @@ from airflow_provider_runware.storage.base import strip_secrets
 
 def query(url: str) -> dict[str, str]:
     return {name: values[0] for name, values in parse_qs(urlsplit(url).query).items()}
+
+
+def s3_reader(client: Any, bucket: str) -> Callable[[str], bytes | None]:
+    """Read an object of ``bucket`` by key through a boto3 ``client``; ``None`` when it does not exist."""
+
+    def read(key: str) -> bytes | None:
+        try:
+            return bytes(client.get_object(Bucket=bucket, Key=key)["Body"].read())
+        except client.exceptions.NoSuchKey:
+            return None
+
+    return read
+
+
+def gcs_reader(client: Any, bucket: str) -> Callable[[str], bytes | None]:
+    """Read an object of ``bucket`` by name through a google-cloud-storage ``client``; ``None`` if absent."""
+
+    def read(name: str) -> bytes | None:
+        blob = client.bucket(bucket).get_blob(name)
+        return None if blob is None else bytes(blob.download_as_bytes())
+
+    return read
 
 
 def runware_put(url: str, content: bytes, method: str = "PUT") -> httpx.Response:

@@ -299,6 +299,53 @@ def test_a_deleted_object_is_a_clear_404(gallery: Gallery) -> None:
     assert gallery.get("tasks/partial/-1/images/99").status_code == 404
 
 
+def test_the_four_image_routes_miss_refuse_and_revalidate_alike(gallery: Gallery) -> None:
+    """Every image route (image, thumbnail, input, input thumbnail) answers a bad number, a missing
+    result, an unstored one and a missing input with the same 404 bodies; refuses an outsider with the
+    one 403 and no token with 401, whether the run exists or not; and answers a matching ETag with 304."""
+    view = by_task(results(gallery))
+    failed = next(r["position"] for r in view["partial"] if r["state"] == "failed")
+    photo, remade = (r["position"] for r in view["upscale"])
+    images = {
+        "tasks/retried/-1/images/x": "image_index must be an integer",
+        "tasks/retried/one/images/0": "map_index must be an integer",
+        "tasks/retried/-1/images/99": "No such Runware result",
+        "tasks/nothing/-1/images/0": "No such Runware result",
+        f"tasks/partial/-1/images/{failed}": f"Result {failed} was not stored (failed)",
+    }
+    inputs = {
+        f"tasks/upscale/-1/images/{photo}/inputs/x": "input_index must be an integer",
+        f"tasks/upscale/-1/images/{photo}/inputs/1": "No such input in a bucket",
+        f"tasks/upscale/-1/images/{photo}/inputs/-1": "No such input in a bucket",
+        f"tasks/upscale/-1/images/{remade}/inputs/0": "No such input in a bucket",  # a result, no bucket
+        "tasks/upscale/-1/images/99/inputs/0": "No such Runware result",
+        "tasks/upscale/-1/images/x/inputs/x": "image_index must be an integer",
+    }
+    for tail, detail in {**images, **inputs}.items():
+        for route in (tail, f"{tail}/thumbnail"):
+            answer = gallery.get(route)
+            assert (answer.status_code, answer.json()) == (404, {"detail": detail}), route
+    existing = ("tasks/retried/-1/images/0", f"tasks/upscale/-1/images/{photo}/inputs/0")
+    routes = [route for tail in existing for route in (tail, f"{tail}/thumbnail")]
+    refused = {
+        (gallery.get(route, user="outsider", run_id=run_id).status_code, route)
+        for run_id in (gallery.run_id, "no_such_run")
+        for route in routes
+    }
+    assert refused == {(403, route) for route in routes}
+    assert {gallery.get(route, user=None).status_code for route in routes} == {401}
+    for route in routes:
+        first = gallery.get(route)
+        assert first.status_code == 200, route
+        again = gallery.get(route, headers={"If-None-Match": first.headers["etag"]})
+        assert again.status_code == 304, route
+        assert (again.headers["etag"], again.headers["cache-control"]) == (
+            first.headers["etag"],
+            first.headers["cache-control"],
+        )
+        assert "x-runware-thumbnail" not in again.headers
+
+
 def test_no_signature_in_any_page_json_or_log(gallery: Gallery) -> None:
     texts = [gallery.get("gallery").text, gallery.get("results.json").text, gallery.log_path.read_text()]
     for text in texts:

@@ -12,20 +12,17 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 from airflow_lines import requires_airflow
-from airflow_services import AirflowServices, airflow_services
+from airflow_services import AirflowServices
 from emulator_handle import EmulatorHandle
 from execution_api_front import ExecutionApiFront, execution_api_front
 from servers import free_port
+from service_runs import accepted, generated, returned_images, runware_services, task_try, wait_for
 
-REPO = Path(__file__).resolve().parents[2]
 LEDGER_ERROR = "The Runware ledger could not be written"
 # Airflow 3.0's task runner sends a Variable write without reading an answer, but its supervisor does
 # answer a failed one: every later request of the task reads the answer to the one before. The ledger
@@ -43,7 +40,6 @@ def front_and_services(
 ) -> Iterator[tuple[ExecutionApiFront, AirflowServices]]:
     api_port, front_port = free_port(), free_port()
     env = {
-        "AIRFLOW_CONN_RUNWARE_DEFAULT": emulator.connection(),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{front_port}/execution/",
         # The task SDK retries a 5xx five times, up to 90 s apart by default: a second apart here.
         "AIRFLOW__WORKERS__EXECUTION_API_RETRY_WAIT_MAX": "1",
@@ -58,26 +54,9 @@ def front_and_services(
     home = tmp_path_factory.mktemp("ledger-faults") / "airflow"
     with (
         execution_api_front(api_port, front_port) as front,
-        airflow_services(
-            home, [REPO / "tests" / "dags" / "runware_ledger_faults.py"], env, port=api_port
-        ) as services,
+        runware_services(home, "runware_ledger_faults.py", emulator, env, port=api_port) as services,
     ):
         yield front, services
-
-
-def tries(services: AirflowServices, dag_id: str) -> tuple[str, int]:
-    ((state, try_number),) = services.query(
-        "SELECT state, try_number FROM task_instance WHERE dag_id = :dag_id", dag_id=dag_id
-    )
-    return str(state), int(try_number or 0)
-
-
-def returned_images(services: AirflowServices, dag_id: str) -> list[dict[str, Any]]:
-    ((value,),) = services.query(
-        "SELECT value FROM xcom WHERE dag_id = :dag_id AND key = 'return_value'", dag_id=dag_id
-    )
-    images: list[dict[str, Any]] = json.loads(value) if isinstance(value, str | bytes) else value
-    return images
 
 
 def try_logs(services: AirflowServices, dag_id: str) -> dict[int, str]:
@@ -97,13 +76,9 @@ def failure_message(log: str) -> str:
     raise AssertionError("the try did not fail with an exception")
 
 
-def accepted(runware: EmulatorHandle) -> Counter[str]:
+def accepted_uuids(runware: EmulatorHandle) -> Counter[str]:
     """Submissions Runware accepted (and so pays for), per taskUUID."""
-    return Counter(e["taskUUID"] for e in runware.tasks_of_type("imageInference") if e.get("status") == 200)
-
-
-def generated(runware: EmulatorHandle) -> Counter[str]:
-    return Counter(entry["taskUUID"] for entry in runware.requests("generation"))
+    return Counter(entry["taskUUID"] for entry in accepted(runware))
 
 
 @FAILED_VARIABLE_WRITE_DESYNCS
@@ -114,14 +89,14 @@ def test_a_ledger_that_cannot_be_written_means_no_post(
     front.fail_ledger_writes()
     run_id = services.trigger("ledger_fails_before_post", {})
     assert services.wait_for_run("ledger_fails_before_post", run_id, timeout=180) == "success"
-    assert tries(services, "ledger_fails_before_post") == ("success", 2)
+    assert task_try(services, "ledger_fails_before_post")[::2] == ("success", 2)
     logs = try_logs(services, "ledger_fails_before_post")
     assert LEDGER_ERROR in logs[1], "try 1 failed because its ledger could not be written"
     assert front.writes("fail"), "try 1's ledger writes were refused"
     images = returned_images(services, "ledger_fails_before_post")
     uuids = sorted(image["task_uuid"] for image in images)
     assert len(uuids) == 2
-    assert accepted(runware) == Counter(dict.fromkeys(uuids, 1)), "only try 2 submitted, once each"
+    assert accepted_uuids(runware) == Counter(dict.fromkeys(uuids, 1)), "only try 2 submitted, once each"
     assert len(runware.tasks_of_type("imageInference")) == 2, "try 1 sent no POST at all"
     assert generated(runware) == Counter(dict.fromkeys(uuids, 1))
 
@@ -134,7 +109,7 @@ def test_an_answer_that_cannot_be_recorded_is_asked_for_before_paying_again(
     front.fail_ledger_writes(passing=1)  # "submitting" lands, Runware's answer does not
     run_id = services.trigger("ledger_fails_after_post", {})
     assert services.wait_for_run("ledger_fails_after_post", run_id, timeout=180) == "success"
-    assert tries(services, "ledger_fails_after_post") == ("success", 2)
+    assert task_try(services, "ledger_fails_after_post")[::2] == ("success", 2)
     images = returned_images(services, "ledger_fails_after_post")
     uuids = sorted(image["task_uuid"] for image in images)
     assert len(uuids) == 2
@@ -147,19 +122,9 @@ def test_an_answer_that_cannot_be_recorded_is_asked_for_before_paying_again(
     (first_post,) = {post for post, task_type, _ in posts if task_type == "imageInference"}
     asked = {uuid for post, task_type, uuid in posts if task_type == "getResponse" and post > first_post}
     assert asked == set(uuids), "try 2 asked Runware about both before deciding anything"
-    assert accepted(runware) == Counter(dict.fromkeys(uuids, 1)), "each image was submitted once"
+    assert accepted_uuids(runware) == Counter(dict.fromkeys(uuids, 1)), "each image was submitted once"
     assert len(runware.tasks_of_type("imageInference")) == 2, "and try 2 sent no second POST"
     assert generated(runware) == Counter(dict.fromkeys(uuids, 1))
-
-
-def wait_for(what: str, check: Any, timeout: float = 120.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @requires_airflow(
@@ -178,17 +143,17 @@ def test_two_tries_of_one_task_instance_at_once_pay_once(
     front.hold_ledger_writes()
     run_id = services.trigger("two_tries_at_once", {})
     wait_for("try 1's first ledger write to hang", lambda: front.writes("hold"))
-    wait_for("try 2 to start while try 1 runs, and submit", lambda: len(accepted(runware)) == 2, 180)
+    wait_for("try 2 to start while try 1 runs, and submit", lambda: len(accepted_uuids(runware)) == 2, 180)
     front.release()
     assert services.wait_for_run("two_tries_at_once", run_id, timeout=180) == "success"
-    assert tries(services, "two_tries_at_once") == ("success", 2)
+    assert task_try(services, "two_tries_at_once")[::2] == ("success", 2)
     uuids = sorted(image["task_uuid"] for image in returned_images(services, "two_tries_at_once"))
     assert len(uuids) == 2
     ((pid,),) = services.query(
         "SELECT pid FROM task_instance_history WHERE dag_id = 'two_tries_at_once' AND try_number = 1"
     )
     wait_for("try 1's process to end", lambda: not process_alive(int(pid)))
-    assert accepted(runware) == Counter(dict.fromkeys(uuids, 1)), "each image was accepted once"
+    assert accepted_uuids(runware) == Counter(dict.fromkeys(uuids, 1)), "each image was accepted once"
     assert len(runware.tasks_of_type("imageInference")) == 2, "try 1 sent no POST"
     assert generated(runware) == Counter(dict.fromkeys(uuids, 1)), "and each was generated once"
     first = try_logs(services, "two_tries_at_once")[1]

@@ -12,7 +12,6 @@ paying again.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -21,46 +20,25 @@ from pathlib import Path
 from typing import Any
 
 import airflow
-from airflow_services import AirflowServices, airflow_services
+from airflow_services import AirflowServices
 from emulator_handle import EmulatorHandle
 from packaging.version import Version
+from service_runs import accepted, generated, returned_images, runware_services, task_try, wait_for
 
-REPO = Path(__file__).resolve().parents[2]
 RETRIES_A_KILLED_TASK = Version(airflow.__version__) >= Version("3.1.0")
 IMAGE_SECONDS = 20
 
 
-def wait_for(what: str, check: Any, timeout: float = 120.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def instance(services: AirflowServices, dag_id: str) -> tuple[str, int | None, int]:
-    ((state, pid, try_number),) = services.query(
-        "SELECT state, pid, try_number FROM task_instance WHERE dag_id = :dag_id", dag_id=dag_id
-    )
-    return str(state), pid, int(try_number or 0)
-
-
-def accepted(runware: EmulatorHandle, task_type: str = "imageInference") -> Counter[str]:
-    """taskUUIDs the emulator accepted (and so started generating), per prompt."""
-    return Counter(
-        entry["task"]["positivePrompt"]
-        for entry in runware.tasks_of_type(task_type)
-        if entry.get("status") == 200
-    )
+def accepted_prompts(runware: EmulatorHandle, task_type: str = "imageInference") -> Counter[str]:
+    """Tasks the emulator accepted (and so started generating), per prompt."""
+    return Counter(entry["task"]["positivePrompt"] for entry in accepted(runware, task_type))
 
 
 def kill_when_waiting(services: AirflowServices, dag_id: str, ready: Any) -> None:
     """SIGKILL the task's process once it is running and Runware has accepted what it asked for."""
     pid = wait_for(
         f"{dag_id}'s blocking task to wait for its accepted results",
-        lambda: (state := instance(services, dag_id))[0] == "running" and state[1] and ready() and state[1],
+        lambda: (ti := task_try(services, dag_id)).state == "running" and ti.pid and ready() and ti.pid,
     )
     os.kill(int(pid), signal.SIGKILL)
 
@@ -75,43 +53,33 @@ def finish_killed_run(services: AirflowServices, dag_id: str, run_id: str) -> No
         wait_for("the cleared run to start again", lambda: services.run_state(dag_id, run_id) != "failed")
         state = services.wait_for_run(dag_id, run_id, timeout=240)
     assert state == "success"
-    assert instance(services, dag_id)[2] == 2, "the second try finished what the first paid for"
-
-
-def returned_images(services: AirflowServices, dag_id: str) -> list[dict[str, Any]]:
-    ((value,),) = services.query(
-        "SELECT value FROM xcom WHERE dag_id = :dag_id AND key = 'return_value'", dag_id=dag_id
-    )
-    images: list[dict[str, Any]] = json.loads(value) if isinstance(value, str | bytes) else value
-    return images
+    assert task_try(services, dag_id).try_number == 2, "the second try finished what the first paid for"
 
 
 def test_a_killed_worker_a_restarted_triggerer_and_a_clear_never_pay_twice(
     runware: EmulatorHandle, tmp_path: Path
 ) -> None:
     runware.fault(kind="queue_delay", seconds=IMAGE_SECONDS)
-    with airflow_services(
-        tmp_path / "airflow",
-        [REPO / "tests" / "dags" / "runware_process_faults.py"],
-        {"AIRFLOW_CONN_RUNWARE_DEFAULT": runware.connection()},
-    ) as services:
+    with runware_services(tmp_path / "airflow", "runware_process_faults.py", runware) as services:
         killed_run = services.trigger("runware_worker_killed", {})
         video_run = services.trigger("runware_video_worker_killed", {})
         restarted_run = services.trigger("runware_triggerer_restarted", {})
 
         # Each worker waits for what Runware has accepted: a crash now must not pay for it again.
         kill_when_waiting(
-            services, "runware_worker_killed", lambda: accepted(runware)["a ceramic mug, studio light"] == 2
+            services,
+            "runware_worker_killed",
+            lambda: accepted_prompts(runware)["a ceramic mug, studio light"] == 2,
         )
         kill_when_waiting(
             services,
             "runware_video_worker_killed",
-            lambda: accepted(runware, "videoInference")["a ceramic mug turning on a table"] == 1,
+            lambda: accepted_prompts(runware, "videoInference")["a ceramic mug turning on a table"] == 1,
         )
 
         wait_for(
             "the deferrable task to defer",
-            lambda: instance(services, "runware_triggerer_restarted")[0] == "deferred",
+            lambda: task_try(services, "runware_triggerer_restarted").state == "deferred",
         )
         services.kill_component("triggerer")
         time.sleep(3)
@@ -136,12 +104,12 @@ def test_a_killed_worker_a_restarted_triggerer_and_a_clear_never_pay_twice(
         assert cleared.returncode == 0, cleared.stderr[-2000:]
         wait_for(
             "the cleared task to succeed again",
-            lambda: instance(services, "runware_triggerer_restarted")[::2] == ("success", 2),
+            lambda: task_try(services, "runware_triggerer_restarted")[::2] == ("success", 2),
             timeout=180,
         )
         assert sorted(
             i["task_uuid"] for i in returned_images(services, "runware_triggerer_restarted")
         ) == sorted(first_uuids)
-    generated = Counter(entry["taskUUID"] for entry in runware.requests("generation"))
-    assert len(generated) == 5, "two images for each image DAG, one video"
-    assert set(generated.values()) == {1}, "no image or video was generated twice"
+    generations = generated(runware)
+    assert len(generations) == 5, "two images for each image DAG, one video"
+    assert set(generations.values()) == {1}, "no image or video was generated twice"

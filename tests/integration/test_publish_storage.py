@@ -14,6 +14,7 @@ from azure_fixtures import azure_container_fixture as azure_container_fixture
 from azure_fixtures import azurite_fixture as azurite_fixture
 from azure_fixtures import blob_service_fixture as blob_service_fixture
 from azure_fixtures import wasb_conn_fixture as wasb_conn_fixture
+from storage_checks import gcs_reader, s3_reader
 
 from airflow_provider_runware.exceptions import RunwareUploadError, RunwareValidationError
 from airflow_provider_runware.storage.publish import copy_object, write_manifest
@@ -39,18 +40,12 @@ def _s3(request: pytest.FixtureRequest) -> PublishStore:
     bucket = request.getfixturevalue("s3_bucket")
     client = request.getfixturevalue("s3_client")
 
-    def read(key: str) -> bytes | None:
-        try:
-            return bytes(client.get_object(Bucket=bucket, Key=key)["Body"].read())
-        except client.exceptions.NoSuchKey:
-            return None
-
     return PublishStore(
         name="s3",
         conn_id=request.getfixturevalue("aws_front_conn"),
         uri_of=lambda key: f"s3://{bucket}/{key}",
         put=lambda key, data: client.put_object(Bucket=bucket, Key=key, Body=data, ContentType="image/png"),
-        read=read,
+        read=s3_reader(client, bucket),
         content_type=lambda key: client.head_object(Bucket=bucket, Key=key)["ContentType"],
     )
 
@@ -59,10 +54,6 @@ def _gcs(request: pytest.FixtureRequest) -> PublishStore:
     bucket = request.getfixturevalue("gcs_bucket")
     client = request.getfixturevalue("gcs_client")
 
-    def read(key: str) -> bytes | None:
-        blob = client.bucket(bucket).get_blob(key)
-        return None if blob is None else bytes(blob.download_as_bytes())
-
     return PublishStore(
         name="gcs",
         conn_id=request.getfixturevalue("gcs_conn"),
@@ -70,7 +61,7 @@ def _gcs(request: pytest.FixtureRequest) -> PublishStore:
         put=lambda key, data: (
             client.bucket(bucket).blob(key).upload_from_string(data, content_type="image/png")
         ),
-        read=read,
+        read=gcs_reader(client, bucket),
         content_type=lambda key: client.bucket(bucket).get_blob(key).content_type,
     )
 

@@ -22,7 +22,7 @@ from signature_fronts import (
     goog4_signature_ok,
     sigv4_query_signature_ok,
 )
-from storage_checks import runware_put
+from storage_checks import gcs_reader, runware_put, s3_reader
 
 from airflow_provider_runware.storage import OutputLocation, UploadTarget, parse_output_location
 
@@ -53,12 +53,6 @@ def _s3_store(request: pytest.FixtureRequest) -> Store:
     bucket = request.getfixturevalue("s3_bucket")
     client = request.getfixturevalue("s3_client")
 
-    def read(key: str) -> bytes | None:
-        try:
-            return bytes(client.get_object(Bucket=bucket, Key=key)["Body"].read())
-        except client.exceptions.NoSuchKey:
-            return None
-
     return Store(
         name="s3",
         front=request.getfixturevalue("s3_front"),
@@ -66,7 +60,7 @@ def _s3_store(request: pytest.FixtureRequest) -> Store:
         wrong_key_location=parse_output_location(
             f"s3://{bucket}/out/", request.getfixturevalue("aws_front_conn_wrong_secret")
         ),
-        read=read,
+        read=s3_reader(client, bucket),
         signature_param="X-Amz-Signature",
         signature_ok=lambda url, method: sigv4_query_signature_ok(url, method, S3_FRONT_SECRET_KEY),
     )
@@ -77,10 +71,6 @@ def _gcs_store(request: pytest.FixtureRequest) -> Store:
     client = request.getfixturevalue("gcs_client")
     key: ServiceAccountKey = request.getfixturevalue("gcs_key")
 
-    def read(name: str) -> bytes | None:
-        blob = client.bucket(bucket).get_blob(name)
-        return None if blob is None else bytes(blob.download_as_bytes())
-
     return Store(
         name="gcs",
         front=request.getfixturevalue("gcs_front"),
@@ -88,7 +78,7 @@ def _gcs_store(request: pytest.FixtureRequest) -> Store:
         wrong_key_location=parse_output_location(
             f"gs://{bucket}/out/", request.getfixturevalue("gcs_conn_wrong_key")
         ),
-        read=read,
+        read=gcs_reader(client, bucket),
         signature_param="X-Goog-Signature",
         signature_ok=lambda url, method: goog4_signature_ok(url, method, key.public_key),
     )
