@@ -118,9 +118,7 @@ class RunwareTaskSensor(BaseSensorOperator):
         return state
 
     def _still_running(self, state: PollState) -> dict[str, int]:
-        return {
-            uuid: max(1, self.number_results - state.terminal_count(uuid)) for uuid in state.pending
-        }
+        return {uuid: max(1, self.number_results - state.terminal_count(uuid)) for uuid in state.pending}
 
     @cached_property
     def _submitted(self) -> Submitted:
