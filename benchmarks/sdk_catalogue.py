@@ -63,7 +63,10 @@ async def main(argv: list[str]) -> dict[str, Any]:
     texts = prompts(Path(catalogue), int(rows))
     gate = asyncio.Semaphore(int(in_flight))
     started = time.time()
-    client = Runware(api_key=api_key, transport="rest", http_base_url=base_url, max_retries=0)
+    # The SDK's own retry policy, as a plain script has it: with hundreds of connections it can reuse
+    # one just as the server closes it for being idle ("Can not write request body"; it ended one
+    # `make bench` run with max_retries=0), and retrying that is the SDK's answer.
+    client = Runware(api_key=api_key, transport="rest", http_base_url=base_url)
     async with client, aiohttp.ClientSession() as http:
         await asyncio.gather(
             *(
